@@ -1,0 +1,32 @@
+"""``python -m pytest_diego <command>`` (also installed as ``pytest-diego``).
+
+Each command group registers its own subcommands: ``cluster`` (up, down, status) lives in
+``pytest_diego.cluster.cli``; a new group adds one ``add_commands`` call here.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pytest_diego import __version__
+from pytest_diego.cluster import cli as cluster_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_diego",
+        description="pytest-diego: Diego's performance requirements as pytest tests.",
+    )
+    parser.add_argument("--version", action="version", version=f"pytest-diego {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="{cluster}", required=True)
+    cluster_cli.add_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

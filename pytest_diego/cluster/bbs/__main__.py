@@ -1,0 +1,65 @@
+"""``python -m pytest_diego.cluster.bbs --state-dir DIR ...``: run the embedded BBS as a process.
+
+Writes ``DIR/run/bbs.json`` ({"pid", "url", "health_url", "metrics_url"}) atomically once it
+serves, logs to ``DIR/logs/bbs.log``, stops cleanly on SIGTERM/SIGINT and when its parent dies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from pytest_diego.cluster.bbs.config import BBSConfig, ConfigError
+from pytest_diego.cluster.bbs.db import StoreError
+from pytest_diego.cluster.bbs.server import BBSServer
+from pytest_diego.cluster.component import die_with_parent, wait_for_shutdown_signal, write_run_file
+
+
+def parse_args(argv: list[str] | None = None) -> BBSConfig:
+    p = argparse.ArgumentParser(prog="python -m pytest_diego.cluster.bbs",
+                                description="The embedded Diego BBS (database node).")
+    p.add_argument("--state-dir", required=True, type=Path, help="run/, logs/ and the SQLite store go here")
+    p.add_argument("--listen", default="127.0.0.1:0", help="BBS API address (default 127.0.0.1:0)")
+    p.add_argument("--health-listen", default="127.0.0.1:0", help="plain-HTTP /ping and /metrics")
+    p.add_argument("--db", default=None,
+                   help="sqlite:////abs/path.sqlite3 or postgresql://... (default DIR/bbs.sqlite3)")
+    p.add_argument("--auctioneer-url", default=None, help="where start requests go (default: dropped)")
+    p.add_argument("--time-scale", type=float, default=1.0, help="multiplies every Diego interval")
+    p.add_argument("--convergence-interval", type=float, default=None,
+                   help="seconds between convergence runs (default 30 x time-scale)")
+    p.add_argument("--tls-ca", type=Path, default=None)
+    p.add_argument("--tls-cert", type=Path, default=None)
+    p.add_argument("--tls-key", type=Path, default=None)
+    p.add_argument("--allow-non-loopback", action="store_true",
+                   help="allow --listen on a non-loopback address")
+    a = p.parse_args(argv)
+    return BBSConfig(
+        state_dir=a.state_dir, listen=a.listen, health_listen=a.health_listen, db=a.db,
+        auctioneer_url=a.auctioneer_url, time_scale=a.time_scale, tls_ca=a.tls_ca,
+        tls_cert=a.tls_cert, tls_key=a.tls_key, allow_non_loopback=a.allow_non_loopback,
+        convergence_interval=a.convergence_interval,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    die_with_parent()
+    try:
+        config = parse_args(argv)
+        server = BBSServer(config).start()
+    except (ConfigError, StoreError) as e:
+        print(f"bbs: {e}", file=sys.stderr)
+        return 2
+    try:
+        write_run_file(config.state_dir, "bbs", server.run_info())
+        signum = wait_for_shutdown_signal()
+        server.logger.info("signal-received", signal=signal.Signals(signum).name)
+    finally:
+        server.stop()
+        config.run_file.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

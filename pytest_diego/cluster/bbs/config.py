@@ -1,0 +1,88 @@
+"""The BBS's settings (``BBSConfig``) and the checks that keep it on loopback unless told."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_diego.cluster.timing import Timing
+
+
+class ConfigError(ValueError):
+    """A BBS setting is wrong; the message says which and how to fix it."""
+
+
+@dataclass
+class BBSConfig:
+    state_dir: Path
+    listen: str = "127.0.0.1:0"
+    health_listen: str = "127.0.0.1:0"
+    db: str | None = None
+    """``sqlite:////abs/path.sqlite3`` or ``postgresql://...``; default ``<state_dir>/bbs.sqlite3``."""
+    auctioneer_url: str | None = None
+    time_scale: float = 1.0
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_non_loopback: bool = False
+    convergence_interval: float | None = None
+    """Seconds between convergence runs; default Diego's 30 s x time_scale."""
+    max_task_retries: int = 3
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir)
+        tls = [self.tls_ca, self.tls_cert, self.tls_key]
+        if any(tls) and not all(tls):
+            raise ConfigError("TLS needs all of --tls-ca, --tls-cert and --tls-key (or none of them)")
+        _ = self.timing  # raises ConfigError for a bad time scale
+
+    @property
+    def timing(self) -> Timing:
+        try:
+            return Timing(self.time_scale)
+        except ValueError as e:
+            raise ConfigError(f"--time-scale: {e}") from e
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_ca is not None
+
+    @property
+    def dsn(self) -> str:
+        return self.db or f"sqlite:///{(self.state_dir / 'bbs.sqlite3').resolve()}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "logs" / "bbs.log"
+
+    @property
+    def run_file(self) -> Path:
+        return self.state_dir / "run" / "bbs.json"
+
+    @property
+    def interval(self) -> float:
+        return self.convergence_interval or self.timing.convergence_interval
+
+
+def parse_listen(value: str, allow_non_loopback: bool = False, flag: str = "--listen") -> tuple[str, int]:
+    """``host:port`` -> (host, port), refusing a non-loopback host unless explicitly allowed."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{flag} {value!r}: expected host:port, e.g. 127.0.0.1:8889")
+    if not allow_non_loopback and not _loopback(host):
+        raise ConfigError(
+            f"{flag} {value!r} is not a loopback address; the BBS only binds loopback unless "
+            "started with --allow-non-loopback"
+        )
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

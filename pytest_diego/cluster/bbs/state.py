@@ -1,0 +1,178 @@
+"""The BBS's records in memory, mirrored write-through to the SQL store.
+
+Reads are served from memory; every change is made here under one lock and, in the same critical
+section, queued for the store's writer (``Tx``), so the store sees changes in the order memory
+did. A request is answered after its commit. On start the whole store is loaded back, which is
+how a restarted BBS finds every acknowledged desire.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_diego.bbs import models
+from pytest_diego.cluster.bbs import schema
+from pytest_diego.cluster.bbs.db import Database, Op, Writer
+
+ORDINARY, EVACUATING, SUSPECT = 0, 1, 2
+UNCLAIMED, CLAIMED, RUNNING, CRASHED = "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"
+
+
+@dataclass
+class Event:
+    """One SSE event: stream (``lrp`` or ``task``), Diego's event name, message, and the cell ids
+    it concerns (None: not about a cell, every subscriber sees it, e.g. DesiredLRP events)."""
+
+    stream: str
+    name: str
+    message: Any
+    cells: tuple[str, ...] | None = None
+
+
+@dataclass
+class Tx:
+    """The change-set of one operation: store statements, events, and follow-up work."""
+
+    ops: list[Op] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    lrp_auctions: list[tuple[models.DesiredLRP, list[int]]] = field(default_factory=list)
+    task_auctions: list[models.Task] = field(default_factory=list)
+    after: list[Callable[[], None]] = field(default_factory=list)
+
+    def event(self, stream: str, name: str, message: Any, *cells: str) -> None:
+        """An ActualLRP/Task event, seen by subscribers of the given cells (and unfiltered ones)."""
+        self.events.append(Event(stream, name, message, cells))
+
+    def broadcast(self, stream: str, name: str, message: Any) -> None:
+        """An event every subscriber sees, whatever cell it filters on (DesiredLRP events)."""
+        self.events.append(Event(stream, name, message, None))
+
+
+class Rec:
+    """A record and its serialized bytes (kept so list responses need no re-encoding)."""
+
+    __slots__ = ("blob", "msg")
+
+    def __init__(self, msg: Any, blob: bytes | None = None) -> None:
+        self.msg = msg
+        self.blob = msg.SerializeToString() if blob is None else blob
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+class State:
+    """Every DesiredLRP, ActualLRP, Task, domain and cell presence, guarded by ``lock``."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.desired: dict[str, Rec] = {}
+        self.actuals: dict[str, dict[tuple[int, int], Rec]] = {}
+        self.tasks: dict[str, Rec] = {}
+        self.domains: dict[str, float | None] = {}
+        self.cells: dict[str, tuple[Rec, float]] = {}
+        self.writer: Writer | None = None
+        self.publish: Callable[[list[Event]], None] = lambda events: None
+
+    # -- loading ---------------------------------------------------------------------------
+    def load(self, db: Database, conn: Any) -> None:
+        for guid, data in db.query(conn, "SELECT process_guid, data FROM desired_lrps"):
+            self.desired[guid] = Rec(models.DesiredLRP.FromString(bytes(data)), bytes(data))
+        for guid, index, presence, data in db.query(
+            conn, "SELECT process_guid, instance_index, presence, data FROM actual_lrps"
+        ):
+            lrp = models.ActualLRP.FromString(bytes(data))
+            self.actuals.setdefault(guid, {})[(index, presence)] = Rec(lrp, bytes(data))
+        for guid, data in db.query(conn, "SELECT task_guid, data FROM tasks"):
+            self.tasks[guid] = Rec(models.Task.FromString(bytes(data)), bytes(data))
+        for name, expires_at in db.query(conn, "SELECT name, expires_at FROM domains"):
+            self.domains[name] = expires_at
+        for cell_id, expires_at, data in db.query(
+            conn, "SELECT cell_id, expires_at, data FROM cell_presences"
+        ):
+            self.cells[cell_id] = (Rec(models.CellPresence.FromString(bytes(data))), expires_at)
+
+    # -- committing ------------------------------------------------------------------------
+    def submit(self, tx: Tx) -> Any:
+        """Queue ``tx`` for the store (call with ``lock`` held); events go out after commit."""
+        events = tx.events
+        assert self.writer is not None, "the store writer is not started"
+        return self.writer.submit(tx.ops, (lambda: self.publish(events)) if events else None)
+
+    # -- DesiredLRPs -----------------------------------------------------------------------
+    def put_desired(self, tx: Tx, lrp: models.DesiredLRP) -> Rec:
+        rec = Rec(lrp)
+        self.desired[lrp.process_guid] = rec
+        tx.ops.append((schema.UPSERT_DESIRED, (lrp.process_guid, lrp.domain, lrp.instances, rec.blob)))
+        return rec
+
+    def delete_desired(self, tx: Tx, process_guid: str) -> None:
+        del self.desired[process_guid]
+        tx.ops.append((schema.DELETE_DESIRED, (process_guid,)))
+
+    # -- ActualLRPs ------------------------------------------------------------------------
+    def actual(self, process_guid: str, index: int, presence: int = ORDINARY) -> models.ActualLRP | None:
+        rec = self.actuals.get(process_guid, {}).get((index, presence))
+        return None if rec is None else rec.msg
+
+    def put_actual(self, tx: Tx, lrp: models.ActualLRP) -> None:
+        rec = Rec(lrp)
+        key = lrp.actual_lrp_key
+        self.actuals.setdefault(key.process_guid, {})[(key.index, lrp.presence)] = rec
+        tx.ops.append(_actual_row(lrp, rec.blob))
+
+    def put_actuals(self, tx: Tx, lrps: list[models.ActualLRP]) -> None:
+        """Many rows in one executemany (desire, scale-up, convergence)."""
+        rows = []
+        for lrp in lrps:
+            rec = Rec(lrp)
+            key = lrp.actual_lrp_key
+            self.actuals.setdefault(key.process_guid, {})[(key.index, lrp.presence)] = rec
+            rows.append(_actual_row(lrp, rec.blob)[1])
+        tx.ops.append((schema.UPSERT_ACTUAL, rows))
+
+    def delete_actual(self, tx: Tx, lrp: models.ActualLRP) -> None:
+        key = lrp.actual_lrp_key
+        by_index = self.actuals.get(key.process_guid)
+        if by_index is not None:
+            by_index.pop((key.index, lrp.presence), None)
+            if not by_index:
+                del self.actuals[key.process_guid]
+        tx.ops.append((schema.DELETE_ACTUAL, (key.process_guid, key.index, lrp.presence)))
+
+    def all_actuals(self) -> list[Rec]:
+        return [rec for by_index in self.actuals.values() for rec in by_index.values()]
+
+    # -- Tasks -----------------------------------------------------------------------------
+    def put_task(self, tx: Tx, task: models.Task) -> None:
+        rec = Rec(task)
+        self.tasks[task.task_guid] = rec
+        row = (task.task_guid, task.domain, task.state, task.cell_id, task.updated_at, rec.blob)
+        tx.ops.append((schema.UPSERT_TASK, row))
+
+    def delete_task(self, tx: Tx, task_guid: str) -> None:
+        del self.tasks[task_guid]
+        tx.ops.append((schema.DELETE_TASK, (task_guid,)))
+
+    # -- domains and cells -----------------------------------------------------------------
+    def fresh_domains(self, now: float | None = None) -> set[str]:
+        now = time.time() if now is None else now
+        return {name for name, exp in self.domains.items() if exp is None or exp > now}
+
+    def present_cells(self, now: float | None = None) -> dict[str, Rec]:
+        now = time.time() if now is None else now
+        return {cell_id: rec for cell_id, (rec, exp) in self.cells.items() if exp > now}
+
+
+def _actual_row(lrp: models.ActualLRP, blob: bytes) -> Op:
+    key = lrp.actual_lrp_key
+    return (
+        schema.UPSERT_ACTUAL,
+        (key.process_guid, key.index, lrp.presence, key.domain, lrp.state,
+         lrp.actual_lrp_instance_key.cell_id, lrp.since, blob),
+    )

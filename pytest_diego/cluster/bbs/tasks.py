@@ -1,0 +1,249 @@
+"""Task operations: PENDING -> RUNNING -> COMPLETED -> RESOLVING -> deleted, plus cancel, reject
+(retried up to max_retries, then failed) and completion callbacks, as Diego's task controller."""
+
+from __future__ import annotations
+
+from pytest_diego.bbs import models
+from pytest_diego.cluster.bbs import rep, validation
+from pytest_diego.cluster.bbs.core import Core
+from pytest_diego.cluster.bbs.errors import exists, not_found, running_on_different_cell, task_transition
+from pytest_diego.cluster.bbs.state import Tx, now_ns
+
+PENDING, RUNNING, COMPLETED, RESOLVING = (models.Task.Pending, models.Task.Running,
+                                         models.Task.Completed, models.Task.Resolving)
+CANCELLED = "cancelled"
+CALLBACK_ATTEMPTS = 3
+
+
+def state_name(state: int) -> str:
+    return models.Task.State.Name(state)
+
+
+def _copy(task: models.Task) -> models.Task:
+    after = models.Task()
+    after.CopyFrom(task)
+    after.updated_at = now_ns()
+    return after
+
+
+def _changed(tx: Tx, before: models.Task, after: models.Task) -> None:
+    tx.event("task", "task_changed", models.TaskChangedEvent(before=before, after=after),
+             before.cell_id, after.cell_id)
+
+
+def _get(core: Core, task_guid: str) -> models.Task:
+    rec = core.state.tasks.get(task_guid)
+    if rec is None:
+        raise not_found()
+    return rec.msg
+
+
+def desire(core: Core, request: models.DesireTaskRequest) -> None:
+    validation.desire_task(request)
+    session = core.logger.session("desire-task", task_guid=request.task_guid, domain=request.domain)
+    session.info("starting")
+    state = core.state
+    with state.lock:
+        if request.task_guid in state.tasks:
+            raise exists()
+        now = now_ns()
+        task = models.Task(task_guid=request.task_guid, domain=request.domain, state=PENDING,
+                           created_at=now, updated_at=now)
+        task.task_definition.CopyFrom(request.task_definition)
+        tx = Tx()
+        state.put_task(tx, task)
+        tx.event("task", "task_created", models.TaskCreatedEvent(task=task), "")
+        tx.task_auctions.append(task)
+        pending = core.commit(tx)
+    core.apply(tx, pending)
+    session.info("finished")
+
+
+def start(core: Core, task_guid: str, cell_id: str) -> bool:
+    """PENDING -> RUNNING on ``cell_id``; False (no error) when it already runs there."""
+    validation.required(task_guid=task_guid, cell_id=cell_id)
+    session = core.logger.session("start-task", task_guid=task_guid, cell_id=cell_id)
+    session.info("starting")
+    state = core.state
+    with state.lock:
+        before = _get(core, task_guid)
+        if before.state == RUNNING and before.cell_id == cell_id:
+            session.info("finished", should_start=False)
+            return False
+        if before.state != PENDING:
+            raise task_transition(state_name(before.state), "Running")
+        after = _copy(before)
+        after.state = RUNNING
+        after.cell_id = cell_id
+        tx = Tx()
+        state.put_task(tx, after)
+        _changed(tx, before, after)
+        pending = core.commit(tx)
+    core.apply(tx, pending)
+    core.counters.add("tasks_started")
+    session.info("finished", should_start=True)
+    return True
+
+
+def complete(core: Core, request: models.CompleteTaskRequest) -> None:
+    validation.required(task_guid=request.task_guid, cell_id=request.cell_id)
+    session = core.logger.session("complete-task", task_guid=request.task_guid, cell_id=request.cell_id,
+                                  failed=request.failed)
+    session.info("starting")
+    with core.state.lock:
+        before = _get(core, request.task_guid)
+        if before.state != RUNNING:
+            raise task_transition(state_name(before.state), "Completed")
+        if before.cell_id != request.cell_id:
+            raise running_on_different_cell(request.cell_id, before.cell_id)
+        tx, pending = _complete(core, before, request.failed, request.failure_reason, request.result)
+    core.apply(tx, pending)
+    session.info("complete")
+
+
+def fail(core: Core, task_guid: str, failure_reason: str) -> None:
+    validation.required(task_guid=task_guid)
+    session = core.logger.session("fail-task", task_guid=task_guid)
+    session.info("starting")
+    with core.state.lock:
+        before = _get(core, task_guid)
+        if before.state not in (PENDING, RUNNING):
+            raise task_transition(state_name(before.state), "Completed")
+        tx, pending = _complete(core, before, True, failure_reason, "")
+    core.apply(tx, pending)
+    session.info("complete")
+
+
+def cancel(core: Core, task_guid: str) -> None:
+    """PENDING/RUNNING -> COMPLETED failed ("cancelled"); the cell running it is told to stop."""
+    validation.required(task_guid=task_guid)
+    session = core.logger.session("cancel-task", task_guid=task_guid)
+    session.info("starting")
+    with core.state.lock:
+        before = _get(core, task_guid)
+        if before.state not in (PENDING, RUNNING):
+            raise task_transition(state_name(before.state), "Completed")
+        tx, pending = _complete(core, before, True, CANCELLED, "")
+        cell = core.state.present_cells().get(before.cell_id) if before.state == RUNNING else None
+        if cell is not None and cell.msg.rep_url:
+            url = rep.cancel_task_url(cell.msg.rep_url, task_guid)
+            tx.after.append(lambda: core.outbound.submit(core.outbound.post, url))
+    core.apply(tx, pending)
+    session.info("complete")
+
+
+def reject(core: Core, task_guid: str, reason: str) -> None:
+    """Back to PENDING and re-auctioned up to max_retries times, then COMPLETED and failed."""
+    validation.required(task_guid=task_guid)
+    session = core.logger.session("reject-task", task_guid=task_guid, rejection_reason=reason)
+    session.info("starting")
+    state = core.state
+    with state.lock:
+        before = _get(core, task_guid)
+        if before.state not in (PENDING, RUNNING):
+            raise task_transition(state_name(before.state), "Pending")
+        if before.rejection_count >= core.max_task_retries:
+            tx, pending = _complete(core, before, True, reason, "", rejection=True)
+        else:
+            after = _copy(before)
+            after.state = PENDING
+            after.cell_id = ""
+            after.rejection_count += 1
+            after.rejection_reason = reason
+            tx = Tx()
+            state.put_task(tx, after)
+            _changed(tx, before, after)
+            tx.task_auctions.append(after)
+            pending = core.commit(tx)
+    core.apply(tx, pending)
+    session.info("complete")
+
+
+def resolving(core: Core, task_guid: str) -> None:
+    validation.required(task_guid=task_guid)
+    with core.state.lock:
+        before = _get(core, task_guid)
+        if before.state != COMPLETED:
+            raise task_transition(state_name(before.state), "Resolving")
+        after = _copy(before)
+        after.state = RESOLVING
+        tx = Tx()
+        core.state.put_task(tx, after)
+        _changed(tx, before, after)
+        pending = core.commit(tx)
+    core.apply(tx, pending)
+    core.logger.info("resolving-task", task_guid=task_guid)
+
+
+def delete(core: Core, task_guid: str) -> None:
+    validation.required(task_guid=task_guid)
+    with core.state.lock:
+        before = _get(core, task_guid)
+        if before.state != RESOLVING:
+            raise task_transition(state_name(before.state), "Resolving")
+        tx = Tx()
+        core.state.delete_task(tx, task_guid)
+        tx.event("task", "task_removed", models.TaskRemovedEvent(task=before), before.cell_id)
+        pending = core.commit(tx)
+    core.apply(tx, pending)
+    core.logger.info("resolved-task", task_guid=task_guid)
+
+
+def _complete(core: Core, before: models.Task, failed: bool, reason: str, result: str,
+              rejection: bool = False):
+    """Move ``before`` to COMPLETED (call with the lock held); returns (tx, pending)."""
+    after = _copy(before)
+    after.state = COMPLETED
+    after.cell_id = ""
+    after.failed = failed
+    after.failure_reason = reason if failed else ""
+    after.result = result
+    after.first_completed_at = after.updated_at
+    if rejection:
+        after.rejection_count += 1
+        after.rejection_reason = reason
+    tx = Tx()
+    core.state.put_task(tx, after)
+    _changed(tx, before, after)
+    core.counters.add("tasks_failed" if failed else "tasks_succeeded")
+    if after.task_definition.completion_callback_url:
+        tx.after.append(lambda: core.outbound.submit(run_callback, core, after.task_guid))
+    return tx, core.commit(tx)
+
+
+def run_callback(core: Core, task_guid: str) -> None:
+    """COMPLETED -> RESOLVING, POST the JSON TaskCallbackResponse, then delete the task. A task
+    whose callback keeps failing stays RESOLVING; convergence moves it back to COMPLETED and the
+    callback is tried again."""
+    with core.state.lock:
+        rec = core.state.tasks.get(task_guid)
+        if rec is None or rec.msg.state != COMPLETED:
+            return
+        before = rec.msg
+        after = _copy(before)
+        after.state = RESOLVING
+        tx = Tx()
+        core.state.put_task(tx, after)
+        _changed(tx, before, after)
+        pending = core.commit(tx)
+    core.apply(tx, pending)
+    body = {
+        "task_guid": after.task_guid, "failed": after.failed, "failure_reason": after.failure_reason,
+        "result": after.result, "annotation": after.task_definition.annotation,
+        "created_at": after.created_at,
+    }
+    url = after.task_definition.completion_callback_url
+    for _ in range(CALLBACK_ATTEMPTS):
+        status = core.outbound.post(url, json=body)
+        if status is not None and 200 <= status < 300:
+            break
+        if status is not None and status not in (503, 504):
+            core.logger.error("task-callback.failed", task_guid=task_guid, url=url, status=status)
+            return
+    else:
+        core.logger.error("task-callback.failed", task_guid=task_guid, url=url)
+        return
+    try:
+        delete(core, task_guid)
+    except Exception as e:  # deleted or changed meanwhile
+        core.logger.error("task-callback.delete-failed", e, task_guid=task_guid)

@@ -1,0 +1,172 @@
+"""The router's proxy port: pick an endpoint for the Host header and forward the request to it.
+
+Behaves like gorouter where probes can see it: 404 with ``X-Cf-Routererror: unknown_route`` for a
+host with no endpoints; a refused dial is retried on the next endpoint (up to three attempts, as
+gorouter does) and, when all fail, answered 502 with ``X-Cf-Routererror: endpoint_failure``.
+Connections to backends are kept alive in a small per-endpoint pool.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler
+
+from pytest_diego.cluster.router.metrics import RouterMetrics
+from pytest_diego.cluster.router.table import RouteTable
+from pytest_diego.lager import Logger
+
+MAX_ATTEMPTS = 3
+_HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
+     "transfer-encoding", "upgrade", "content-length"}
+)
+
+
+class BackendPool:
+    """Idle keep-alive connections per backend address, reused across proxy threads."""
+
+    def __init__(self, timeout: float, max_idle_per_endpoint: int = 16) -> None:
+        self.timeout = timeout
+        self.max_idle = max_idle_per_endpoint
+        self._idle: dict[str, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, address: str) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection to ``address`` and whether it was reused (a reused one may have gone stale)."""
+        with self._lock:
+            idle = self._idle.get(address)
+            if idle:
+                return idle.pop(), True
+        host, _, port = address.rpartition(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=self.timeout)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, False
+
+    def give_back(self, address: str, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(address, [])
+            if len(idle) < self.max_idle:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns = [c for idle in self._idle.values() for c in idle]
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
+
+
+class BackendRefused(Exception):
+    """The endpoint could not be dialled: the instance is gone."""
+
+
+def _exchange(
+    pool: BackendPool, address: str, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """One request/response with ``address``; a stale pooled connection is retried once fresh."""
+    for _ in range(2):
+        try:
+            conn, reused = pool.take(address)
+        except OSError as exc:
+            raise BackendRefused(str(exc)) from exc
+        try:
+            conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            response = conn.getresponse()
+            data = response.read()
+        except (http.client.HTTPException, OSError):
+            conn.close()
+            if reused:
+                continue
+            raise
+        if response.will_close:
+            conn.close()
+        else:
+            pool.give_back(address, conn)
+        return response.status, response.reason, response.getheaders(), data
+    raise BackendRefused(f"{address} closed every connection")
+
+
+def make_proxy_handler(
+    table: RouteTable, pool: BackendPool, metrics: RouterMetrics, logger: Logger
+) -> type[BaseHTTPRequestHandler]:
+    class ProxyHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "pytest-diego-router"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # per-request logging would dominate the cost of a probe sweep
+
+        def _reply(self, status: int, body: bytes, router_error: str | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            if router_error:
+                self.send_header("X-Cf-Routererror", router_error)
+            self.end_headers()
+            self.wfile.write(body)
+            metrics.observe_response(status)
+
+        def _read_body(self) -> bytes:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _proxy(self) -> None:
+            metrics.requests.inc()
+            host = self.headers.get("Host", "")
+            body = self._read_body()
+            endpoints = table.lookup(host, attempts=MAX_ATTEMPTS)
+            if not endpoints:
+                metrics.unknown_routes.inc()
+                self._reply(
+                    404, f"404 Not Found: Requested route ('{host}') does not exist.\n".encode(),
+                    "unknown_route",
+                )
+                return
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP]
+            headers.append(("X-Forwarded-For", self.client_address[0]))
+            for endpoint in endpoints:
+                try:
+                    status, reason, resp_headers, data = _exchange(
+                        pool, endpoint.address, self.command, self.path, headers, body
+                    )
+                except (BackendRefused, OSError, http.client.HTTPException) as exc:
+                    logger.debug("proxy.endpoint-failed", host=host, address=endpoint.address, error=str(exc))
+                    continue
+                self.send_response(status, reason)
+                for name, value in resp_headers:
+                    if name.lower() not in _HOP_BY_HOP and name.lower() not in ("server", "date"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                metrics.observe_response(status)
+                return
+            metrics.bad_gateways.inc()
+            self._reply(
+                502, b"502 Bad Gateway: Registered endpoint failed to handle the request.\n",
+                "endpoint_failure",
+            )
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _proxy
+
+    return ProxyHandler

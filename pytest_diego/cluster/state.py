@@ -1,0 +1,162 @@
+"""``<state_dir>/cluster.json``: every address, pid and file of a running embedded cluster.
+
+Written by the launcher (and rewritten when a component is restarted, so attached processes see
+new pids), read by ``cluster down/status``, by ``EmbeddedCluster.attach`` in xdist workers, and
+by anyone using the cluster outside pytest. Schema in docs/internals.md; ``create_time`` beside
+each pid lets readers tell our process from an unrelated one that reused the pid.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA = 1
+FILENAME = "cluster.json"
+
+
+class ClusterStateError(RuntimeError):
+    """cluster.json is missing, unreadable or of another schema."""
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    ca_file: str
+    cert_file: str  # client certificate for talking to the BBS
+    key_file: str
+    server_cert_file: str = ""
+    server_key_file: str = ""
+
+
+@dataclass
+class ComponentRecord:
+    pid: int
+    create_time: float
+    url: str
+    metrics_url: str
+    log: str
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. the router's admin_url
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "extra"}
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ComponentRecord:
+        known = {"pid", "create_time", "url", "metrics_url", "log"}
+        return cls(int(data["pid"]), float(data.get("create_time", 0.0)), data.get("url", ""),
+                   data.get("metrics_url", ""), data.get("log", ""),
+                   {k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
+class CellRecord:
+    cell_id: str
+    zone: str
+    address: str
+    pid: int
+    create_time: float
+    rep_url: str
+    metrics_url: str
+    log: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CellRecord:
+        return cls(data["cell_id"], data["zone"], data["address"], int(data["pid"]),
+                   float(data.get("create_time", 0.0)), data.get("rep_url", ""), data.get("metrics_url", ""),
+                   data.get("log", ""))
+
+
+@dataclass
+class ClusterState:
+    state_dir: str
+    bbs_url: str
+    bbs_health_url: str
+    router_url: str
+    router_admin_url: str
+    auctioneer_url: str
+    time_scale: float
+    db: str
+    tls: TLSFiles | None
+    launcher: dict[str, Any]  # {"pid", "create_time", "detached"}: the process that owns the cluster
+    components: dict[str, ComponentRecord]
+    cells: list[CellRecord]
+    config: dict[str, Any] = field(default_factory=dict)  # what restarts need (cell capacity, model)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "state_dir": self.state_dir,
+            "bbs_url": self.bbs_url,
+            "bbs_health_url": self.bbs_health_url,
+            "router_url": self.router_url,
+            "router_admin_url": self.router_admin_url,
+            "auctioneer_url": self.auctioneer_url,
+            "time_scale": self.time_scale,
+            "db": self.db,
+            "tls": asdict(self.tls) if self.tls else None,
+            "launcher": self.launcher,
+            "components": {name: c.to_json() for name, c in self.components.items()},
+            "cells": [asdict(c) for c in self.cells],
+            "config": self.config,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClusterState:
+        if data.get("schema") != SCHEMA:
+            raise ClusterStateError(f"cluster.json has schema {data.get('schema')!r}; this pytest-diego "
+                                    f"reads schema {SCHEMA}. Start the cluster with this version.")
+        tls = data.get("tls")
+        return cls(
+            state_dir=data["state_dir"], bbs_url=data["bbs_url"],
+            bbs_health_url=data.get("bbs_health_url", ""),
+            router_url=data["router_url"], router_admin_url=data["router_admin_url"],
+            auctioneer_url=data.get("auctioneer_url", ""), time_scale=float(data["time_scale"]),
+            db=data.get("db", ""), tls=TLSFiles(**tls) if tls else None, launcher=data.get("launcher", {}),
+            components={n: ComponentRecord.from_json(c) for n, c in data["components"].items()},
+            cells=[CellRecord.from_json(c) for c in data["cells"]],
+            config=data.get("config", {}),
+        )
+
+
+@contextmanager
+def locked(state_dir: Path) -> Iterator[None]:
+    """Serialize read-modify-write of cluster.json between processes (xdist workers)."""
+    with open(state_dir / ".cluster.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write(state: ClusterState) -> Path:
+    path = Path(state.state_dir) / FILENAME
+    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read(state_dir: Path | str) -> ClusterState:
+    path = Path(state_dir) / FILENAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ClusterStateError(
+            f"no {FILENAME} in {state_dir}: is a cluster running there? Start one with "
+            f"`python -m pytest_diego cluster up --state-dir {state_dir}`"
+        ) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ClusterStateError(f"cannot read {path}: {exc}") from exc
+    try:
+        return ClusterState.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ClusterStateError(f"{path} is not a pytest-diego cluster state file: {exc!r}") from exc

@@ -1,0 +1,111 @@
+"""Command-line and ini options, and their validation into one ``DiegoSettings``.
+
+Every option can also be set in ``[tool.pytest.ini_options]`` under its ini name
+(``--diego-cells`` is ``diego_cells``); the command line wins. Bad values are
+``pytest.UsageError``s that name the option and say what to write instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_diego.pytest_support.overrides import SLOOverrides, load_overrides
+from pytest_diego.pytest_support.target import Target, resolve_target
+from pytest_diego.pytest_support.values import duration, fraction, positive_float
+
+# The commands that inject faults on a real deployment (ini only). ``{cell_id}`` is replaced.
+FAULT_COMMANDS = {
+    "kill_cell": "command that stops one cell's rep ({cell_id} is replaced)",
+    "restart_cell": "command that starts a stopped cell's rep again ({cell_id} is replaced)",
+    "kill_bbs": "command that stops the BBS (the database node's API)",
+    "restart_bbs": "command that starts the BBS again",
+    "wipe_store": "command that wipes the BBS store (destroys every Task and LRP record)",
+    "pause": "command that freezes a component ({target} is replaced, e.g. bbs or a cell id)",
+    "resume": "command that unfreezes a component paused by the pause command",
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register every ``--diego-*`` option and its ini twin."""
+    group = parser.getgroup("diego", "Diego performance testing (pytest-diego)")
+
+    def add(name: str, help: str, **kwargs: Any) -> None:
+        group.addoption(f"--{name}", dest=name.replace("-", "_"), default=None, help=help, **kwargs)
+        ini_type = "linelist" if kwargs.get("action") == "append" else "string"
+        if kwargs.get("action") == "store_true":
+            ini_type = "bool"
+        parser.addini(name.replace("-", "_"), help, type=ini_type, default=None)
+
+    add("diego-cells", "embedded cluster: number of cells (default 3)", metavar="N")
+    add("diego-db", "embedded cluster: BBS store, 'sqlite' (default) or a postgresql:// DSN", metavar="DB")
+    add("diego-time-scale", "embedded cluster: multiply Diego's intervals and TTLs by F "
+        "(0.1 turns the 30 s convergence into 3 s; default 1)", metavar="F")
+    add("diego-tls", "embedded cluster: serve the BBS over mutual TLS", action="store_true")
+    add("diego-bbs-url", "real Diego: BBS API URL (or env BBS_URL), e.g. https://bbs.service.cf.internal:8889",
+        metavar="URL")
+    add("diego-ca", "real Diego: CA certificate file for the BBS (or env CA_CERT_FILE)", metavar="FILE")
+    add("diego-cert", "real Diego: client certificate file (or env CLIENT_CERT_FILE)", metavar="FILE")
+    add("diego-key", "real Diego: client key file (or env CLIENT_KEY_FILE)", metavar="FILE")
+    add("diego-skip-cert-verify",
+        "real Diego: do not verify the BBS certificate (or env SKIP_CERT_VERIFY=true)", action="store_true")
+    add("diego-router-url", "real Diego: gorouter URL used for route checks", metavar="URL")
+    add("diego-apps-domain", "real Diego: apps domain that routes are created under", metavar="DOMAIN")
+    add("diego-metrics-url", "real Diego: a Prometheus endpoint to sample, NAME=URL (repeatable)",
+        action="append", metavar="NAME=URL")
+    add("diego-scale", "multiply every workload size by F (default 1)", metavar="F")
+    add("diego-results", "directory for results.json (default diego-results)", metavar="DIR")
+    add("diego-slo", "override an SLO: 'Metric=expr[;expr]' or 'test_name::Metric=expr' (repeatable)",
+        action="append", metavar="OVERRIDE")
+    add("diego-slo-file", "SLO overrides file (.toml, .json or .ini; see the README)", metavar="FILE")
+    add("diego-baseline", "a previous results.json: fail when a metric got worse than it", metavar="FILE")
+    add("diego-baseline-tolerance", "how much worse than the baseline is tolerated (default 0.10 = 10%%)",
+        metavar="FRACTION")
+    add("diego-barrier-timeout", "xdist: how long a worker waits for its partners at a scenario's start "
+        "and end (default 10m)", metavar="DURATION")
+    for kind, help in FAULT_COMMANDS.items():
+        parser.addini(f"diego_{kind}_command", f"real Diego: {help}", type="string", default=None)
+
+
+@dataclass(frozen=True)
+class DiegoSettings:
+    """Every validated option of one run."""
+
+    target: Target
+    scale: float = 1.0
+    results_dir: Path = Path("diego-results")
+    overrides: SLOOverrides = field(default_factory=SLOOverrides)
+    baseline: Path | None = None
+    baseline_tolerance: float = 0.10
+    barrier_timeout: float = 600.0
+
+
+def raw(config: pytest.Config, name: str) -> Any:
+    """The option's command-line value, else its ini value, else None."""
+    value = config.getoption(name.replace("-", "_"), default=None)
+    if value is None or value is False or value == []:
+        ini = config.getini(name.replace("-", "_"))
+        return ini if ini not in ("", [], None) else None
+    return value
+
+
+def read_settings(config: pytest.Config, environ: dict[str, str]) -> DiegoSettings:
+    """Read and validate every option; raise ``pytest.UsageError`` on the first bad one."""
+    commands = {kind: config.getini(f"diego_{kind}_command") or None for kind in FAULT_COMMANDS}
+    target = resolve_target(lambda name: raw(config, name), commands, environ)
+    baseline = raw(config, "diego-baseline")
+    if baseline is not None and not Path(baseline).is_file():
+        raise pytest.UsageError(f"--diego-baseline {baseline}: no such file; pass the results.json "
+                                "of an earlier run (e.g. diego-results/results.json)")
+    return DiegoSettings(
+        target=target,
+        scale=positive_float(raw(config, "diego-scale"), "--diego-scale", 1.0, "e.g. --diego-scale 0.5"),
+        results_dir=Path(raw(config, "diego-results") or "diego-results"),
+        overrides=load_overrides(raw(config, "diego-slo") or [], raw(config, "diego-slo-file")),
+        baseline=Path(baseline) if baseline else None,
+        baseline_tolerance=fraction(raw(config, "diego-baseline-tolerance")),
+        barrier_timeout=duration(raw(config, "diego-barrier-timeout"), "--diego-barrier-timeout", 600.0),
+    )

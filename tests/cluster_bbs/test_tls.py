@@ -1,0 +1,56 @@
+"""TLS: HTTPS with mandatory client certificates signed by the cluster's CA."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_diego import tlsutil
+from pytest_diego.bbs.client import BBSClient
+from pytest_diego.bbs.errors import BBSTLSError
+from pytest_diego.cluster.bbs import ConfigError
+
+
+@pytest.fixture
+def pki(tmp_path):
+    ca = tlsutil.generate_ca(tmp_path / "ca")
+    other_ca = tlsutil.generate_ca(tmp_path / "other", name="other CA")
+    return {
+        "ca": ca,
+        "server": tlsutil.issue_cert(ca, tmp_path / "certs", "bbs.service.cf.internal"),
+        "client": tlsutil.issue_cert(ca, tmp_path / "certs", "client", client=True),
+        "stranger": tlsutil.issue_cert(other_ca, tmp_path / "other", "stranger", client=True),
+    }
+
+
+@pytest.fixture
+def tls_bbs(make_bbs, pki):
+    server = pki["server"]
+    return make_bbs(tls_ca=pki["ca"].cert_file, tls_cert=server.cert_file, tls_key=server.key_file)
+
+
+def test_accepts_a_client_signed_by_the_ca(tls_bbs, pki):
+    assert tls_bbs.url.startswith("https://127.0.0.1:")
+    c = pki["client"]
+    with BBSClient(tls_bbs.url, ca_file=str(pki["ca"].cert_file), cert_file=str(c.cert_file),
+                   key_file=str(c.key_file)) as client:
+        assert client.ping() is True
+
+
+def test_refuses_clients_without_a_certificate_or_from_another_ca(tls_bbs, pki):
+    s = pki["stranger"]
+    for kwargs in ({}, {"cert_file": str(s.cert_file), "key_file": str(s.key_file)}):
+        with BBSClient(tls_bbs.url, ca_file=str(pki["ca"].cert_file), **kwargs) as client, \
+                pytest.raises(BBSTLSError):
+            client.ping()
+
+
+def test_plain_http_is_not_served_on_the_tls_port(tls_bbs):
+    import requests
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.post(tls_bbs.url.replace("https", "http") + "/v1/ping", timeout=5)
+
+
+def test_half_a_tls_config_is_refused(make_bbs, pki):
+    with pytest.raises(ConfigError, match="--tls-key"):
+        make_bbs(tls_ca=pki["ca"].cert_file, tls_cert=pki["server"].cert_file)

@@ -1,0 +1,174 @@
+"""EmbeddedCluster: start, cluster.json, attach, faults by pid, TLS, and stopping everything."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from launcher_helpers import cluster_processes, wait_until
+
+from pytest_diego.bbs.errors import BBSClientError
+from pytest_diego.cluster import ClusterConfig, ClusterConfigError, ClusterError, EmbeddedCluster
+from pytest_diego.cluster import state as cluster_state
+
+SCALE = 0.1
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedCluster]:
+    config = ClusterConfig(cells=4, zones=2, time_scale=SCALE, state_dir=tmp_path_factory.mktemp("launcher"),
+                           cell_memory_mb=4096)
+    with EmbeddedCluster.start(config) as started:
+        yield started
+
+
+def present_cells(cluster: EmbeddedCluster) -> set[str]:
+    with cluster.client(timeout=5) as client:
+        return {c.cell_id for c in client.cells()}
+
+
+def test_cluster_json_describes_every_process(cluster):
+    data = json.loads((cluster.state_dir / "cluster.json").read_text())
+    assert data["schema"] == 1
+    assert data["bbs_url"].startswith("http://127.0.0.1:")
+    assert data["router_url"] == cluster.router_url and data["router_admin_url"] == cluster.router_admin_url
+    assert data["time_scale"] == SCALE
+    assert data["db"] == f"sqlite:///{cluster.state_dir / 'bbs.sqlite3'}"
+    assert data["tls"] is None
+    assert set(data["components"]) >= {"bbs", "auctioneer", "router", "route_emitter"}
+    for name, component in data["components"].items():
+        assert psutil.pid_exists(component["pid"]), name
+        run_file = cluster.state_dir / "run" / f"{name}.json"
+        if run_file.exists():
+            assert json.loads(run_file.read_text())["pid"] == component["pid"], name
+    assert [(c["cell_id"], c["zone"], c["address"]) for c in data["cells"]] == [
+        ("cell-0", "z0", "127.1.0.1"), ("cell-1", "z1", "127.1.0.2"),
+        ("cell-2", "z0", "127.1.0.3"), ("cell-3", "z1", "127.1.0.4")]
+    assert len({c["pid"] for c in data["cells"]}) == 4  # each cell its own process
+    assert all(c["rep_url"].startswith(f"http://{c['address']}:") for c in data["cells"])
+    assert present_cells(cluster) == {"cell-0", "cell-1", "cell-2", "cell-3"}
+
+
+def test_every_metrics_url_serves_prometheus_text(cluster):
+    assert set(cluster.metrics_urls) >= {"bbs", "auctioneer", "router", "route_emitter", "cell-0", "cell-3"}
+    for name, url in cluster.metrics_urls.items():
+        response = requests.get(url, timeout=5)
+        assert response.status_code == 200, name
+        assert "# TYPE" in response.text, name
+    assert "RoutesTotal" in requests.get(cluster.metrics_urls["route_emitter"], timeout=5).text
+
+
+def test_cells_get_the_configured_capacity(cluster):
+    state = requests.get(f"{cluster.cells[0].rep_url}/state", timeout=5).json()
+    assert state["total_resources"]["memory_mb"] == 4096
+    assert state["zone"] == "z0"
+
+
+def test_log_paths_exist(cluster):
+    for name in ("bbs", "router", "route_emitter", "cell-0"):
+        assert cluster.log_paths[name].exists(), name
+
+
+def test_attach_reads_the_same_cluster(cluster):
+    attached = EmbeddedCluster.attach(cluster.state_dir)
+    assert attached.to_json() == cluster.to_json()
+    assert [c.pid for c in attached.cells] == [c.pid for c in cluster.cells]
+    assert all(c.alive for c in attached.cells)
+
+
+def test_attach_to_a_dir_without_a_cluster_says_how_to_start_one(tmp_path):
+    with pytest.raises(cluster_state.ClusterStateError, match="cluster up --state-dir"):
+        EmbeddedCluster.attach(tmp_path)
+
+
+def test_kill_and_restart_a_cell(cluster):
+    cell = cluster.cells[1]
+    old_pid = cell.pid
+    assert cluster.kill_cell("cell-1")
+    wait_until(lambda: not cluster.cells[1].alive, 5, "cell-1 to die")
+    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
+    assert all(c.alive for c in cluster.cells if c.cell_id != "cell-1")
+    wait_until(lambda: "cell-1" not in present_cells(cluster), 15, "cell-1's presence to expire")
+
+    restarted = cluster.restart_cell("cell-1")
+    assert restarted.pid != old_pid and restarted.alive
+    assert restarted.address == "127.1.0.2" and restarted.zone == "z1"
+    wait_until(lambda: "cell-1" in present_cells(cluster), 15, "cell-1 to be present again")
+    on_disk = cluster_state.read(cluster.state_dir)
+    assert next(c.pid for c in on_disk.cells if c.cell_id == "cell-1") == restarted.pid
+    assert EmbeddedCluster.attach(cluster.state_dir).cells[1].pid == restarted.pid
+
+
+def test_pause_and_resume(cluster):
+    router = psutil.Process(cluster_state.read(cluster.state_dir).components["router"].pid)
+    assert cluster.pause("router")
+    wait_until(lambda: router.status() == psutil.STATUS_STOPPED, 5, "router to stop")
+    with pytest.raises(requests.exceptions.Timeout):
+        requests.get(f"{cluster.router_admin_url}/routes", timeout=0.5)
+    assert cluster.resume("router")
+    assert requests.get(f"{cluster.router_admin_url}/routes", timeout=5).status_code == 200
+
+
+def test_unknown_names_are_clear_errors(cluster):
+    with pytest.raises(ClusterError, match="no component or cell named 'nope'"):
+        cluster.kill("nope")
+    with pytest.raises(ClusterError, match="no cell 'cell-99'"):
+        cluster.restart_cell("cell-99")
+
+
+def test_wipe_store_needs_the_bbs_stopped(cluster):
+    with pytest.raises(ClusterError, match="stop it first"):
+        cluster.wipe_store()
+
+
+def test_second_cluster_in_a_running_state_dir_is_refused(cluster):
+    with pytest.raises(ClusterConfigError, match=r"already running.*cluster down"):
+        EmbeddedCluster.start(ClusterConfig(cells=1, state_dir=cluster.state_dir))
+
+
+def test_restart_bbs_keeps_address_and_store(tmp_path: Path):
+    with EmbeddedCluster.start(ClusterConfig(cells=1, time_scale=SCALE, state_dir=tmp_path)) as c:
+        with c.client() as client:
+            client.upsert_domain("kept", 0)
+        url, health = c.bbs_url, c.bbs_health_url
+        assert c.kill_bbs(signal.SIGKILL)
+        with pytest.raises(BBSClientError), c.client(timeout=2) as client:
+            client.domains()
+        c.restart_bbs()
+        assert (c.bbs_url, c.bbs_health_url) == (url, health)
+        with c.client() as client:
+            assert client.domains() == ["kept"]
+        c.kill_bbs()
+        c.wipe_store()
+        c.restart_bbs()
+        with c.client() as client:
+            assert client.domains() == []
+
+
+def test_tls_cluster_serves_clients_with_the_cluster_certificates(tmp_path: Path):
+    with EmbeddedCluster.start(ClusterConfig(cells=1, tls=True, time_scale=SCALE, state_dir=tmp_path)) as c:
+        assert c.bbs_url.startswith("https://127.0.0.1:")
+        data = json.loads((tmp_path / "cluster.json").read_text())
+        for key in ("ca_file", "cert_file", "key_file"):
+            assert Path(data["tls"][key]).is_file() and data["tls"][key].startswith(str(tmp_path / "tls"))
+        with c.client() as client:
+            assert [cell.cell_id for cell in client.cells()] == ["cell-0"]
+        from pytest_diego.bbs import BBSClient
+
+        with pytest.raises(BBSClientError), BBSClient(c.bbs_url, ca_file=c.ca_file, timeout=5) as anonymous:
+            anonymous.cells()  # no client certificate: the BBS refuses
+
+
+def test_stop_leaves_no_process(tmp_path: Path):
+    c = EmbeddedCluster.start(ClusterConfig(cells=3, time_scale=SCALE, state_dir=tmp_path))
+    procs = cluster_processes(cluster_state.read(tmp_path))
+    assert len(procs) >= 3 + 4 and all(p.is_ours() for p in procs.values())
+    c.pause("cell-2")  # a paused process must still be stopped
+    c.stop()
+    assert [name for name, p in procs.items() if p.is_ours()] == []
+    assert (tmp_path / "logs" / "bbs.log").exists()  # logs stay

@@ -1,0 +1,147 @@
+"""The embedded gorouter: admin API, proxying by Host, round robin, 404/502 and pruning."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+
+from pytest_diego.cluster.router import RouteTable
+
+
+def reg(host: str, port: int, uri: str, instance: str = "ig-1", index: int = 0) -> dict:
+    return {"host": host, "port": port, "uris": [uri], "app": "log-guid",
+            "private_instance_id": instance, "private_instance_index": str(index),
+            "tags": {"component": "route-emitter", "source_id": "app-1"}, "availability_zone": "z1"}
+
+
+def test_register_then_proxy_returns_backend_body(router, backends):
+    b = backends[0]
+    r = requests.post(f"{router.admin_url}/register", json=reg(b.host, b.port, "app-1.example.com"))
+    assert r.status_code == 200 and r.json() == {"accepted": 1}
+    resp = requests.get(f"{router.url}/hello?x=1", headers={"Host": "App-1.Example.com:8080"})
+    assert resp.status_code == 200
+    assert resp.json() == {"instance": "b0", "path": "/hello?x=1", "host": "App-1.Example.com:8080"}
+
+
+def test_routes_table_has_gorouters_shape(router, backends):
+    b = backends[0]
+    requests.post(f"{router.admin_url}/register",
+                  json=[reg(b.host, b.port, "a.example.com"), reg(b.host, b.port, "b.example.com")])
+    table = requests.get(f"{router.admin_url}/routes").json()
+    assert sorted(table) == ["a.example.com", "b.example.com"]
+    (endpoint,) = table["a.example.com"]
+    assert endpoint["address"] == f"{b.host}:{b.port}"
+    assert endpoint["private_instance_id"] == "ig-1"
+    assert endpoint["tags"] == {"component": "route-emitter", "source_id": "app-1"}
+    assert 0 < endpoint["ttl"] <= 2  # 120 s x 0.01
+
+
+def test_round_robin_over_endpoints(router, backends):
+    for i, b in enumerate(backends):
+        requests.post(f"{router.admin_url}/register",
+                      json=reg(b.host, b.port, "rr.example.com", f"ig-{i}", i))
+    with requests.Session() as s:
+        seen = [s.get(router.url, headers={"Host": "rr.example.com"}).json()["instance"] for _ in range(6)]
+    assert sorted(seen[:3]) == ["b0", "b1", "b2"]
+    assert seen[3:] == seen[:3]
+
+
+def test_unknown_host_is_404_with_router_error(router):
+    resp = requests.get(router.url, headers={"Host": "nope.example.com"})
+    assert resp.status_code == 404
+    assert resp.headers["X-Cf-Routererror"] == "unknown_route"
+    assert "nope.example.com" in resp.text
+
+
+def test_refused_backend_is_502_with_router_error(router, closed_port):
+    requests.post(f"{router.admin_url}/register", json=reg("127.0.0.1", closed_port, "gone.example.com"))
+    resp = requests.get(router.url, headers={"Host": "gone.example.com"})
+    assert resp.status_code == 502
+    assert resp.headers["X-Cf-Routererror"] == "endpoint_failure"
+    assert "bad_gateways_total 1.0" in requests.get(f"{router.admin_url}/metrics").text
+
+
+def test_refused_endpoint_is_retried_on_the_next_one(router, backends, closed_port):
+    requests.post(f"{router.admin_url}/register", json=[
+        reg("127.0.0.1", closed_port, "half.example.com", "dead"),
+        reg(backends[0].host, backends[0].port, "half.example.com", "alive"),
+    ])
+    statuses = {requests.get(router.url, headers={"Host": "half.example.com"}).status_code for _ in range(4)}
+    assert statuses == {200}
+
+
+def test_unregister_removes_only_that_endpoint(router, backends):
+    a, b = backends[0], backends[1]
+    requests.post(f"{router.admin_url}/register",
+                  json=[reg(a.host, a.port, "u.example.com"), reg(b.host, b.port, "u.example.com", "ig-2")])
+    requests.post(f"{router.admin_url}/unregister", json=reg(a.host, a.port, "u.example.com"))
+    table = requests.get(f"{router.admin_url}/routes").json()
+    assert [e["address"] for e in table["u.example.com"]] == [f"{b.host}:{b.port}"]
+    requests.post(f"{router.admin_url}/unregister", json=[reg(b.host, b.port, "u.example.com")])
+    assert requests.get(f"{router.admin_url}/routes").json() == {}
+    assert requests.get(router.url, headers={"Host": "u.example.com"}).status_code == 404
+
+
+@pytest.mark.parametrize("bad", [
+    {"port": 1, "uris": ["x"]},
+    {"host": "127.0.0.1", "port": "80", "uris": ["x"]},
+    {"host": "127.0.0.1", "port": 80, "uris": []},
+    "not-an-object",
+])
+def test_invalid_message_is_400_and_nothing_in_the_batch_is_applied(router, bad):
+    resp = requests.post(f"{router.admin_url}/register", json=[reg("127.0.0.1", 1000, "ok.example.com"), bad])
+    assert resp.status_code == 400
+    assert "error" in resp.json()
+    assert requests.get(f"{router.admin_url}/routes").json() == {}
+
+
+def test_body_that_is_not_json_is_400(router):
+    resp = requests.post(f"{router.admin_url}/register", data=b"{nope")
+    assert resp.status_code == 400 and "not JSON" in resp.json()["error"]
+
+
+def test_stale_endpoints_are_pruned_and_refreshed_ones_kept(router, backends):
+    a, b = backends[0], backends[1]
+    requests.post(f"{router.admin_url}/register",
+                  json=[reg(a.host, a.port, "stale.example.com"), reg(b.host, b.port, "fresh.example.com")])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        requests.post(f"{router.admin_url}/register", json=reg(b.host, b.port, "fresh.example.com"))
+        if "stale.example.com" not in requests.get(f"{router.admin_url}/routes").json():
+            break
+        time.sleep(0.1)
+    assert sorted(requests.get(f"{router.admin_url}/routes").json()) == ["fresh.example.com"]
+    assert "pruned_endpoints_total 1.0" in requests.get(f"{router.admin_url}/metrics").text
+
+
+def test_backend_connections_are_kept_alive(router, backends):
+    b = backends[0]
+    requests.post(f"{router.admin_url}/register", json=reg(b.host, b.port, "ka.example.com"))
+    with requests.Session() as s:
+        for _ in range(50):
+            assert s.get(router.url, headers={"Host": "ka.example.com"}).status_code == 200
+    assert b.connections < 5
+
+
+def test_metrics_count_requests_and_responses(router, backends):
+    b = backends[0]
+    requests.post(f"{router.admin_url}/register", json=reg(b.host, b.port, "m.example.com"))
+    requests.get(router.url, headers={"Host": "m.example.com"})
+    requests.get(router.url, headers={"Host": "missing.example.com"})
+    text = requests.get(f"{router.admin_url}/metrics").text
+    assert "total_routes 1.0" in text
+    assert "requests_total 2.0" in text
+    assert 'responses_total{status="2xx"} 1.0' in text
+    assert 'responses_total{status="4xx"} 1.0' in text
+
+
+def test_table_prune_uses_the_threshold():
+    table = RouteTable(prune_threshold=120.0)
+    table.register(reg("10.0.0.1", 61001, "a.example.com"), now=0.0)
+    table.register(reg("10.0.0.2", 61001, "a.example.com", "ig-2"), now=100.0)
+    assert table.prune(now=119.0) == 0
+    assert table.prune(now=121.0) == 1
+    assert [e.address for e in table.lookup("a.example.com", attempts=3)] == ["10.0.0.2:61001"]
+    assert table.route_count() == 1
