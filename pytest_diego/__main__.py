@@ -1,7 +1,8 @@
 """``python -m pytest_diego <command>`` (also installed as ``pytest-diego``).
 
 Each command group registers its own subcommands: ``cluster`` (up, down, status) lives in
-``pytest_diego.cluster.cli``; a new group adds one ``add_commands`` call here.
+``pytest_diego.cluster.cli``, ``report`` in ``pytest_diego.report.cli``; a new group adds one
+``add_commands`` call here.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 
 from pytest_diego import __version__
 from pytest_diego.cluster import cli as cluster_cli
+from pytest_diego.report import cli as report_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="pytest-diego: Diego's performance requirements as pytest tests.",
     )
     parser.add_argument("--version", action="version", version=f"pytest-diego {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{cluster}", required=True)
+    commands = parser.add_subparsers(dest="command", required=True)
     cluster_cli.add_commands(commands)
+    report_cli.add_commands(commands)
     return parser
 
 

@@ -29,6 +29,7 @@ import math
 import operator
 import re
 import statistics
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -290,8 +291,10 @@ def _evaluate_windows(metric: Metric, threshold: Threshold, name: str) -> Verdic
     lower_is_worse = threshold.op in (">", ">=")
     pick = min if lower_is_worse else max
     start, observed = pick(failing or observed_in, key=lambda sv: sv[1])
-    detail = (f"{len(failing)} of {len(observed_in)} windows failed; worst starts at t={start:.0f}"
-              if failing else f"worst of {len(observed_in)} windows")
+    total = f"{len(observed_in)} window{'s' if len(observed_in) != 1 else ''}"
+    began = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
+    detail = (f"{len(failing)} of {total} failed; the worst began at {began} UTC"
+              if failing else f"worst of {total}")
     return Verdict(name, threshold.text, observed, _format(threshold, metric, observed), not failing,
                    detail)
 

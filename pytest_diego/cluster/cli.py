@@ -65,8 +65,11 @@ def _dsn(text: str) -> str:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    cluster = subparsers.add_parser("cluster", help="run the embedded Diego cluster outside pytest",
-                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cluster = subparsers.add_parser(
+        "cluster", help="run the embedded Diego cluster outside pytest",
+        description="Run the embedded Diego cluster outside pytest. `up` runs it in the foreground until "
+                    "Ctrl-C (or returns at once with --detach); `down` stops every process it started; "
+                    "`status` shows addresses and which processes run. Logs stay in <state dir>/logs.")
     commands = cluster.add_subparsers(dest="cluster_command", metavar="{up,down,status}", required=True)
 
     up = commands.add_parser("up", help="start BBS, auctioneer, router, route emitter and N cells")
@@ -135,7 +138,8 @@ def summary(data: dict, alive: dict[str, bool] | None = None) -> str:
                      f"{mark(c['cell_id'])}")
     if len(cells) > len(shown):
         down = "" if alive is None else f", {sum(not alive.get(c['cell_id']) for c in cells)} down"
-        lines.append(f"  ... and {len(cells) - len(shown)} more cells{down} (all in cluster.json)")
+        more = len(cells) - len(shown)
+        lines.append(f"  ... and {more} more cell{'s' if more > 1 else ''}{down} (all in cluster.json)")
     lines += [f"  cluster.json   {Path(data['state_dir']) / state.FILENAME}",
               f"  logs           {Path(data['state_dir']) / 'logs'}"]
     return "\n".join(lines)

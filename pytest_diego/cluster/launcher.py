@@ -1,9 +1,11 @@
 """``EmbeddedCluster``: start, inspect, fault and stop an embedded Diego made of real OS processes.
 
 Start order: the BBS, auctioneer and router start together (their ports are chosen up front, so
-each can be told the others' URLs); once the BBS is ready, the route emitter and every cell are
-spawned at once and the launcher waits for their run files, then until the BBS lists every cell.
-The result is written to ``<state_dir>/cluster.json`` (``state.py``), which ``attach`` reads.
+each can be told the others' URLs), beside a fork server that imports the cell code once; once
+the BBS is ready, the route emitter and every cell (forked, each its own process) start at once
+and the launcher waits for their run files, then until the BBS lists every cell. The result is
+written to ``<state_dir>/cluster.json`` (``state.py``), which ``attach`` reads. Cells restarted
+later are spawned directly.
 
 Faults are real signals by pid (SIGKILL, SIGSTOP/SIGCONT), always after checking that the pid
 still belongs to the process we started.
@@ -18,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,13 +305,13 @@ class EmbeddedCluster:
         self._spawn("router", ["pytest_diego.cluster.router", *self._common()])
         if self._spawner is None:
             self._spawner = Spawner()
-        forkserver = ForkServer(self._spawner, CELL_PRELOAD, self._output_log("forkserver"),
-                                deadline - time.monotonic())
+        forkserver = ForkServer(self._spawner, CELL_PRELOAD, self._output_log("forkserver"))
         self._procs["forkserver"] = forkserver.proc
         st.components["forkserver"] = ComponentRecord(
             pid=forkserver.proc.pid, create_time=create_time_of(forkserver.proc.pid), url="", metrics_url="",
             log=str(self._output_log("forkserver")))
         infos = self._wait(["bbs", "auctioneer", "router"], deadline - time.monotonic())
+        forkserver.wait_ready(max(deadline - time.monotonic(), 1.0))
         for name, info in infos.items():
             st.components[name] = self._record(name, info)
         st.bbs_url = infos["bbs"]["url"]
@@ -355,8 +357,7 @@ class EmbeddedCluster:
 
     def mark_command_launcher(self) -> None:
         """Record that a ``cluster up`` process owns this cluster, so ``cluster down`` may signal it."""
-        self._state.launcher["command"] = True
-        self._save()
+        self._update(lambda st: st.launcher.__setitem__("command", True))
 
     def _cell_handle(self, rec: CellRecord) -> CellHandle:
         return CellHandle(rec.cell_id, rec.zone, rec.address, rec.pid, rec.rep_url, rec.metrics_url,
@@ -365,6 +366,23 @@ class EmbeddedCluster:
     def _save(self) -> None:
         with state.locked(self.state_dir):
             state.write(self._state)
+
+    def _update(self, change: Callable[[ClusterState], object]) -> None:
+        """Apply ``change`` to cluster.json as it is on disk now (another process may have
+        restarted a cell since we read it), write it back, and adopt the result."""
+        with state.locked(self.state_dir):
+            try:
+                current = state.read(self.state_dir)
+            except state.ClusterStateError:
+                current = self._state
+            change(current)
+            state.write(current)
+        self._state = current
+        self.cells = [self._cell_handle(c) for c in current.cells]
+
+    def refresh(self) -> None:
+        """Re-read cluster.json, to see pids of components restarted by other processes."""
+        self._update(lambda st: None)
 
     # ------------------------------------------------------------------ addresses
 
@@ -504,10 +522,14 @@ class EmbeddedCluster:
         self._ensure_stopped(cell_id)
         self._spawn(cell_id, self._cell_args(rec.cell_id, rec.zone, rec.address))
         info = self._wait([cell_id], self._timeout())[cell_id]
-        rec.pid, rec.create_time = info["pid"], create_time_of(info["pid"])
-        rec.rep_url, rec.metrics_url = info["url"], info["metrics_url"]
-        self.cells = [self._cell_handle(c) for c in self._state.cells]
-        self._save()
+
+        def change(st: ClusterState) -> None:
+            for cell in st.cells:
+                if cell.cell_id == cell_id:
+                    cell.pid, cell.create_time = info["pid"], create_time_of(info["pid"])
+                    cell.rep_url, cell.metrics_url = info["url"], info["metrics_url"]
+
+        self._update(change)
         return next(c for c in self.cells if c.cell_id == cell_id)
 
     def restart_bbs(self) -> None:
@@ -533,9 +555,8 @@ class EmbeddedCluster:
             assert args is not None
             argv = args()
         self._spawn(name, argv)
-        info = self._wait([name], self._timeout())[name]
-        self._state.components[name] = self._record(name, info)
-        self._save()
+        record = self._record(name, self._wait([name], self._timeout())[name])
+        self._update(lambda st: st.components.__setitem__(name, record))
 
     def wipe_store(self) -> None:
         """Delete the BBS's data (Diego's "database node lost its disk"). The BBS must be stopped
@@ -560,6 +581,8 @@ class EmbeddedCluster:
         if self._stopped:
             return
         self._stopped = True
+        if (self.state_dir / state.FILENAME).exists():
+            self.refresh()  # pids of components other processes restarted
         targets = [info for _, info in self.processes()]
         recorded = {info.pid for info in targets}
         for proc in self._procs.values():  # spawned but never recorded: a failed start

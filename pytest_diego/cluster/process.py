@@ -127,14 +127,17 @@ class ForkedProcess:
 class ForkServer:
     """Client of ``pytest_diego.cluster.forkserver``: preload once, fork many (see that module)."""
 
-    def __init__(self, spawner: Spawner, preload: Sequence[str], log_path: Path, timeout: float) -> None:
+    def __init__(self, spawner: Spawner, preload: Sequence[str], log_path: Path) -> None:
         args = ["pytest_diego.cluster.forkserver", *[a for m in preload for a in ("--preload", m)]]
         self.proc = spawner.spawn(args, log_path, pipes=True)
         self.log_path = log_path
         self._lock = threading.Lock()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until the preloads are imported (the server imports while other things start)."""
         reply = self._read_reply(timeout)
         if not reply.get("ready"):
-            raise ComponentStartError(f"fork server did not start: {reply}; output:\n{tail(log_path)}")
+            raise ComponentStartError(f"fork server did not start: {reply}; output:\n{tail(self.log_path)}")
 
     def _read_reply(self, timeout: float) -> dict[str, Any]:
         assert self.proc.stdout is not None

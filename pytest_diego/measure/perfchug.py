@@ -88,6 +88,7 @@ class LagerReader:
         self.unreadable: dict[str, int] = {}
         self.unpaired_starts: dict[str, int] = {}
         self._open: dict[tuple[str, Any], float] = {}
+        self._last: dict[tuple[str, Any], str] = {}  # the latest milestone of each Task/instance
 
     def read_file(self, path: str | Path) -> None:
         path = Path(path)
@@ -127,11 +128,18 @@ class LagerReader:
                         self.measurements.trend(metric).record(t, t - began)
 
     def _milestone(self, kind: str, milestone: str, data: dict[str, Any], t: float) -> None:
-        timelines = self.measurements.timelines
-        if kind == "task" and "task_guid" in data:
-            timelines.add_task(str(data["task_guid"]), milestone, t)
-        elif kind == "lrp" and (key := _lrp_key(data)) is not None:
-            timelines.add_lrp(key[0], key[1], milestone, t)
+        """Record a milestone, once: Diego logs e.g. both ``.succeeded`` and ``.complete``."""
+        if kind == "task":
+            key: Any = str(data["task_guid"]) if "task_guid" in data else None
+        else:
+            key = _lrp_key(data)
+        if key is None or self._last.get((kind, key)) == milestone:
+            return
+        self._last[(kind, key)] = milestone
+        if kind == "task":
+            self.measurements.timelines.add_task(key, milestone, t)
+        else:
+            self.measurements.timelines.add_lrp(key[0], key[1], milestone, t)
 
     @staticmethod
     def _pair_key(kind: str, data: dict[str, Any], source: str) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_diego.pytest_support.overrides import SLOOverrides, load_overrides
-from pytest_diego.pytest_support.target import Target, resolve_target
+from pytest_diego.pytest_support.target import EMBEDDED_ONLY, ENV, Target, resolve_target
 from pytest_diego.pytest_support.values import duration, fraction, positive_float
 
 # The commands that inject faults on a real deployment (ini only). ``{cell_id}`` is replaced.
@@ -64,6 +64,8 @@ def add_options(parser: pytest.Parser) -> None:
     add("diego-baseline", "a previous results.json: fail when a metric got worse than it", metavar="FILE")
     add("diego-baseline-tolerance", "how much worse than the baseline is tolerated (default 0.10 = 10%%)",
         metavar="FRACTION")
+    add("diego-sample-interval", "how often Diego's metrics endpoints are sampled during a scenario "
+        "(default 1s; 0 turns sampling off)", metavar="DURATION")
     add("diego-barrier-timeout", "xdist: how long a worker waits for its partners at a scenario's start "
         "and end (default 10m)", metavar="DURATION")
     for kind, help in FAULT_COMMANDS.items():
@@ -81,6 +83,7 @@ class DiegoSettings:
     baseline: Path | None = None
     baseline_tolerance: float = 0.10
     barrier_timeout: float = 600.0
+    sample_interval: float = 1.0
 
 
 def raw(config: pytest.Config, name: str) -> Any:
@@ -92,10 +95,20 @@ def raw(config: pytest.Config, name: str) -> Any:
     return value
 
 
+def target_option(config: pytest.Config, name: str, environ: dict[str, str]) -> Any:
+    """``raw``, except that with a real Diego's BBS URL the embedded cluster's ini values (a
+    suite's defaults, e.g. ``diego_cells`` in perf_suites/pytest.ini) are ignored: only the
+    command line can conflict with the BBS URL."""
+    if name in EMBEDDED_ONLY and (raw(config, "diego-bbs-url") or environ.get(ENV["diego-bbs-url"])):
+        value = config.getoption(name.replace("-", "_"), default=None)
+        return None if value is False else value
+    return raw(config, name)
+
+
 def read_settings(config: pytest.Config, environ: dict[str, str]) -> DiegoSettings:
     """Read and validate every option; raise ``pytest.UsageError`` on the first bad one."""
     commands = {kind: config.getini(f"diego_{kind}_command") or None for kind in FAULT_COMMANDS}
-    target = resolve_target(lambda name: raw(config, name), commands, environ)
+    target = resolve_target(lambda name: target_option(config, name, environ), commands, environ)
     baseline = raw(config, "diego-baseline")
     if baseline is not None and not Path(baseline).is_file():
         raise pytest.UsageError(f"--diego-baseline {baseline}: no such file; pass the results.json "
@@ -108,4 +121,11 @@ def read_settings(config: pytest.Config, environ: dict[str, str]) -> DiegoSettin
         baseline=Path(baseline) if baseline else None,
         baseline_tolerance=fraction(raw(config, "diego-baseline-tolerance")),
         barrier_timeout=duration(raw(config, "diego-barrier-timeout"), "--diego-barrier-timeout", 600.0),
+        sample_interval=_interval(raw(config, "diego-sample-interval")),
     )
+
+
+def _interval(value: Any) -> float:
+    if value is not None and str(value).strip() in ("0", "0s", "off"):
+        return 0.0
+    return duration(value, "--diego-sample-interval", 1.0)

@@ -90,8 +90,10 @@ class RunDir:
         write_atomic(self.path / "workers" / f"{worker}.dead", reason)
 
     def dead(self) -> dict[str, str]:
+        if not self.exists:
+            return {}
         folder = self.path / "workers"
-        if not self.exists or not folder.is_dir():
+        if not folder.is_dir():
             return {}
         return {p.stem: p.read_text() for p in folder.glob("*.dead")}
 

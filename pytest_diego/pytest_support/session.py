@@ -24,6 +24,7 @@ from pytest_diego.nemesis import FaultNotConfigured
 from pytest_diego.pytest_support.handle import ClusterAccess, DiegoHandle
 from pytest_diego.pytest_support.options import DiegoSettings
 from pytest_diego.pytest_support.rundir import RunDir
+from pytest_diego.pytest_support.sampling import sampling
 from pytest_diego.pytest_support.scenario import ScenarioRun, declared_slos, is_scenario, judge_shards
 from pytest_diego.pytest_support.scheduler import FanOutScheduling
 from pytest_diego.pytest_support.status import StatusReporter, StatusTail, TerminalStatus, format_status
@@ -162,7 +163,8 @@ class DiegoSession:
                 pytest.skip(str(exc))
         run.start()
         try:
-            result = yield
+            with sampling(self._metrics_urls(item, run), run.measurements, self.settings.sample_interval):
+                result = yield
         except FaultNotConfigured as exc:
             run.finish(str(exc), skipped=True)
             pytest.skip(str(exc))
@@ -178,6 +180,15 @@ class DiegoSession:
         if judgement.failed:
             pytest.fail(judgement.message(), pytrace=False)
         return result
+
+    def _metrics_urls(self, item: pytest.Item, run: ScenarioRun) -> list[str]:
+        """The endpoints the leader shard samples while a scenario that uses Diego runs."""
+        uses_diego = CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if not run.leader or not uses_diego or self.settings.sample_interval == 0:
+            return []
+        if self.handle.embedded:
+            return list(self.access.get().metrics_urls.values())
+        return list(self.settings.target.metrics_urls.values())  # type: ignore[union-attr]
 
     # -- fixtures' objects ----------------------------------------------------------------------
     def measurements_for(self, item: pytest.Item) -> Measurements:

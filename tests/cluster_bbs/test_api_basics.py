@@ -86,3 +86,8 @@ def test_error_names_the_missing_guid(client):
     with pytest.raises(BBSError) as e:
         client.task_by_guid("")
     assert (e.value.type, e.value.message) == ("InvalidRequest", "Invalid field: task_guid")
+
+
+def test_health_listener_routes(bbs):
+    assert requests.post(bbs.health_url + "/ping", timeout=5).status_code == 405
+    assert requests.get(bbs.health_url + "/nope", timeout=5).status_code == 404

@@ -74,6 +74,7 @@ def _crash(client, guid="web"):
     client.claim_actual_lrp(guid, 0, instance_key())
     client.start_actual_lrp(lrp_key(guid), instance_key(), net_info())
     client.crash_actual_lrp(lrp_key(guid), instance_key(), "exit 1")
+    # (crashes come within the crash-reset timeout of the start, so the count keeps growing)
     return by_index(client, guid)[(0, ORDINARY)]
 
 
@@ -122,26 +123,28 @@ def test_crash_count_resets_after_running_long_enough(scaled):
 
 
 def test_no_restart_after_200_crashes(scaled):
-    bbs, client = scaled(time_scale=0.0001)
+    bbs, client = scaled(time_scale=0.01)  # a 3rd crash waits 0.3 s
     client.desire_lrp(desired_lrp("web"))
+    client.desire_lrp(desired_lrp("ctl"))
+    for _ in range(3):
+        _crash(client, "ctl")
+    # "web" is RUNNING after 199 crashes: set the record directly instead of crashing 199 times
+    web = by_index(client, "web")[(0, ORDINARY)]
+    web.state, web.crash_count = "RUNNING", 199
+    web.actual_lrp_instance_key.CopyFrom(instance_key())
     state = bbs.core.state
-    lrp = _crash(client)
-    # jump to the 199th crash directly instead of crashing 199 times
     with state.lock:
-        rec = state.actuals["web"][(0, ORDINARY)]
-        rec.msg.crash_count = 199
-        rec.msg.state = "CRASHED"
         tx = Tx()
-        state.put_actual(tx, rec.msg)
+        state.put_actual(tx, web)
         pending = state.submit(tx)
     pending.wait()
-    lrp = _converge_until(bbs, client, lambda lrp: lrp.state == "UNCLAIMED")
-    _crash(client)
-    lrp = by_index(client, "web")[(0, ORDINARY)]
-    assert (lrp.state, lrp.crash_count) == ("CRASHED", 200)
-    time.sleep(0.2)  # far past the longest backoff at this scale (0.096 s)
+    client.crash_actual_lrp(lrp_key("web"), instance_key(), "exit 1")
+    assert by_index(client, "web")[(0, ORDINARY)].crash_count == 200
+    assert by_index(client, "ctl")[(0, ORDINARY)].crash_count == 3
+    time.sleep(0.4)
     bbs.converge()
-    assert by_index(client, "web")[(0, ORDINARY)].state == "CRASHED"
+    assert by_index(client, "ctl")[(0, ORDINARY)].state == "UNCLAIMED"  # its backoff is over
+    assert by_index(client, "web")[(0, ORDINARY)].state == "CRASHED"  # never again
 
 
 def test_stale_unclaimed_is_auctioned_again(scaled, auctioneer):

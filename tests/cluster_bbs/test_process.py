@@ -9,6 +9,7 @@ import sys
 import time
 
 import psutil
+import pytest
 import requests
 from bbs_harness import REPO, task_definition
 
@@ -53,13 +54,14 @@ def test_exits_when_its_parent_dies(tmp_path):
         ["/bin/sh", "-c", f'"{sys.executable}" -m pytest_diego.cluster.bbs --state-dir "{tmp_path}" & wait'],
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    deadline = time.monotonic() + 30
-    while not run_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    pid = json.loads(run_file.read_text())["pid"]
-    child = psutil.Process(pid)
-    parent.kill()
-    parent.wait()
+    try:
+        deadline = time.monotonic() + 30
+        while not run_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = psutil.Process(json.loads(run_file.read_text())["pid"])
+    finally:
+        parent.kill()
+        parent.wait()
     try:
         child.wait(timeout=10)
     except psutil.TimeoutExpired:
@@ -76,3 +78,12 @@ def test_an_unsupported_db_is_refused_with_the_fix(tmp_path):
     assert result.returncode == 2
     assert "sqlite:///" in result.stderr and "postgresql://" in result.stderr
     assert "secret" not in result.stderr
+
+
+def test_a_busy_port_is_a_clear_error(make_bbs):
+    from pytest_diego.cluster.bbs import ConfigError
+
+    first = make_bbs()
+    port = first.url.rsplit(":", 1)[1]
+    with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+        make_bbs(listen=f"127.0.0.1:{port}")

@@ -54,3 +54,52 @@ def test_plain_http_is_not_served_on_the_tls_port(tls_bbs):
 def test_half_a_tls_config_is_refused(make_bbs, pki):
     with pytest.raises(ConfigError, match="--tls-key"):
         make_bbs(tls_ca=pki["ca"].cert_file, tls_cert=pki["server"].cert_file)
+
+
+def test_a_non_rsa_server_certificate_is_refused(make_bbs, pki, tmp_path):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec-bbs")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "ec.crt", tmp_path / "ec.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    with pytest.raises(ConfigError, match="not RSA"):
+        make_bbs(tls_ca=pki["ca"].cert_file, tls_cert=cert_file, tls_key=key_file)
+
+
+def _handshake(bbs, pki, version):
+    import socket
+    import ssl
+    import warnings
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(str(pki["ca"].cert_file))
+    ctx.load_cert_chain(str(pki["client"].cert_file), str(pki["client"].key_file))
+    ctx.check_hostname = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    ctx.set_ciphers("ALL:@SECLEVEL=0")
+    host, port = bbs.url.removeprefix("https://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw, ctx.wrap_socket(raw) as tls:
+        return tls.cipher()[0]
+
+
+def test_tls_1_2_uses_diegos_ciphers_and_1_1_is_refused(tls_bbs, pki):
+    import ssl
+
+    diego_ciphers = ("ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256")
+    assert _handshake(tls_bbs, pki, "TLSv1_2") in diego_ciphers
+    with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION"):  # the server's alert, not ours
+        _handshake(tls_bbs, pki, "TLSv1_1")

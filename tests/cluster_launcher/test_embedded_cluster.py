@@ -15,6 +15,7 @@ from launcher_helpers import cluster_processes, wait_until
 from pytest_diego.bbs.errors import BBSClientError
 from pytest_diego.cluster import ClusterConfig, ClusterConfigError, ClusterError, EmbeddedCluster
 from pytest_diego.cluster import state as cluster_state
+from pytest_diego.cluster.process import ProcessInfo
 
 SCALE = 0.1
 
@@ -91,7 +92,7 @@ def test_kill_and_restart_a_cell(cluster):
     old_pid = cell.pid
     assert cluster.kill_cell("cell-1")
     wait_until(lambda: not cluster.cells[1].alive, 5, "cell-1 to die")
-    assert not psutil.pid_exists(old_pid) or psutil.Process(old_pid).status() == psutil.STATUS_ZOMBIE
+    assert not ProcessInfo(old_pid, cell.create_time).is_ours()  # gone, even if its pid was reused
     assert all(c.alive for c in cluster.cells if c.cell_id != "cell-1")
     wait_until(lambda: "cell-1" not in present_cells(cluster), 15, "cell-1's presence to expire")
 
@@ -172,3 +173,17 @@ def test_stop_leaves_no_process(tmp_path: Path):
     c.stop()
     assert [name for name, p in procs.items() if p.is_ours()] == []
     assert (tmp_path / "logs" / "bbs.log").exists()  # logs stay
+
+
+def test_restarts_from_an_attached_process_are_kept_and_stopped_by_the_owner(tmp_path: Path):
+    owner = EmbeddedCluster.start(ClusterConfig(cells=2, time_scale=SCALE, state_dir=tmp_path))
+    try:
+        worker = EmbeddedCluster.attach(tmp_path)
+        new_cell = worker.restart_cell("cell-0")
+        owner.restart_bbs()  # the owner writes cluster.json after the worker did
+        on_disk = cluster_state.read(tmp_path)
+        assert next(c.pid for c in on_disk.cells if c.cell_id == "cell-0") == new_cell.pid
+        assert on_disk.components["bbs"].pid != 0
+    finally:
+        owner.stop()
+    assert not new_cell.alive

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from pytest_diego.cluster.component import FastHTTPServer, serve_in_thread
+from pytest_diego.cluster.component import FastHTTPServer
 from pytest_diego.cluster.router import Router
 from pytest_diego.cluster.timing import Timing
 from pytest_diego.lager import Logger
@@ -43,7 +44,8 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server: FastHTTPServer = serve_in_thread(Handler)
+        self.server = FastHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         self.host, self.port = self.server.server_address[:2]
 
     def close(self) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 import requests
 
-from pytest_diego.cluster.router import RouteTable
+from pytest_diego.cluster.router import Router, RouteTable
+from pytest_diego.cluster.timing import Timing
+from pytest_diego.lager import Logger
 
 
 def reg(host: str, port: int, uri: str, instance: str = "ig-1", index: int = 0) -> dict:
@@ -145,3 +148,25 @@ def test_table_prune_uses_the_threshold():
     assert table.prune(now=121.0) == 1
     assert [e.address for e in table.lookup("a.example.com", attempts=3)] == ["10.0.0.2:61001"]
     assert table.route_count() == 1
+
+
+def test_endpoint_that_hangs_is_502_and_not_retried(tmp_path, backends):
+    silent = socket.socket()  # accepts connections (kernel backlog) but never answers: a paused instance
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    logger = Logger("router", tmp_path / "router.log")
+    router = Router(Timing(1.0), logger, backend_timeout=0.5)
+    try:
+        b = backends[0]
+        requests.post(f"{router.admin_url}/register", json=[
+            reg("127.0.0.1", silent.getsockname()[1], "hang.example.com", "silent"),
+            reg(b.host, b.port, "hang.example.com", "alive"),
+        ])
+        first = requests.get(router.url, headers={"Host": "hang.example.com"}, timeout=10)
+        assert first.status_code == 502  # the request may have had effects: no second endpoint
+        assert first.headers["X-Cf-Routererror"] == "endpoint_failure"
+        assert requests.get(router.url, headers={"Host": "hang.example.com"}, timeout=10).status_code == 200
+    finally:
+        router.close()
+        logger.close()
+        silent.close()

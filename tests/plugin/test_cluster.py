@@ -51,7 +51,8 @@ def _dead(pid: int) -> bool:
 
 
 def _summary(doc):
-    return {n: (t["outcome"], {m: s["count"] for m, s in t["metrics"].items()},
+    """Outcomes, request/load counts, verdicts, faults; gauge sample counts follow the clock."""
+    return {n: (t["outcome"], {m: s["count"] for m, s in t["metrics"].items() if s["kind"] != "gauge"},
                 [(v["expression"], v["passed"]) for v in t["verdicts"]], [f["kind"] for f in t["faults"]])
             for n, t in doc["tests"].items()}
 
@@ -68,6 +69,10 @@ def test_embedded_cluster_same_verdicts_with_and_without_xdist_and_stopped_after
     check_results_schema(two)
     assert _summary(one) == _summary(two)
     assert two["environment"]["cells"] == ["cell-0", "cell-1"]
+    burst = two["tests"]["test_burst.py::test_task_burst"]
+    # Diego's gauges were sampled from the cluster's /metrics while the scenario ran
+    assert burst["metrics"]["PresentCells"]["count"] >= 1
+    assert burst["series"]["ConvergenceLRPDuration"]
     [fault] = two["tests"]["test_burst.py::test_cell_failure"]["faults"]  # delivered once, not per worker
     assert (fault["kind"], fault["target"], fault["ok"]) == ("kill_cell", "cell-1", True)
     runs = [json.loads(line) for line in pids_file.read_text().splitlines()]

@@ -27,6 +27,7 @@ def no_cfdot_env(monkeypatch):
     (["--diego-slo-file", "missing.json"], "--diego-slo-file missing.json: no such file"),
     (["--diego-baseline", "missing.json"], "--diego-baseline missing.json: no such file*"),
     (["--diego-baseline-tolerance", "lots"], "--diego-baseline-tolerance 'lots': must be a fraction*"),
+    (["--diego-sample-interval", "often"], "--diego-sample-interval 'often': must be a duration*"),
     (["--diego-barrier-timeout", "0"], "--diego-barrier-timeout '0': must be a duration greater than 0*"),
     (["--diego-bbs-url", "bbs:8889"], "--diego-bbs-url / BBS_URL 'bbs:8889': must be an http(s) URL*"),
     (["--diego-bbs-url", "http://127.0.0.1:1", "--diego-metrics-url", "bbs"],

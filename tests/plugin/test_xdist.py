@@ -41,7 +41,14 @@ def test_plain(n):
 
 
 def _summary(doc):
-    return {nodeid: (test["outcome"], {m: (s["count"], s.get("ok")) for m, s in test["metrics"].items()},
+    """Outcomes, counts (and, for metrics the scenarios decide, successes) and verdicts.
+
+    ``LoadStarts``' on-time share depends on how busy the machine is, so only its count is compared.
+    """
+    def numbers(name, summary):
+        return summary["count"] if name.startswith("Load") else (summary["count"], summary.get("ok"))
+
+    return {nodeid: (test["outcome"], {m: numbers(m, s) for m, s in test["metrics"].items()},
                      [(v["metric"], v["expression"], v["passed"]) for v in test["verdicts"]])
             for nodeid, test in doc["tests"].items()}
 

@@ -125,8 +125,8 @@ def _mark_suspect(core: Core, tx: Tx, desired: models.DesiredLRP, lrp: models.Ac
         return False
     suspect = actual.copy(lrp)
     suspect.presence = SUSPECT
-    state.delete_actual(tx, lrp)
     state.put_actual(tx, suspect)
+    state.delete_actual(tx, lrp)
     actual.changed(tx, lrp, suspect)
     replacement = actual.unclaimed(desired, index, lrp.crash_count)
     state.put_actual(tx, replacement)
@@ -155,8 +155,8 @@ def _converge_suspect(core: Core, tx: Tx, desired: models.DesiredLRP, lrp: model
             actual.removed(tx, replacement)
         ordinary = actual.copy(lrp)
         ordinary.presence = ORDINARY
-        state.delete_actual(tx, lrp)
         state.put_actual(tx, ordinary)
+        state.delete_actual(tx, lrp)
         actual.changed(tx, lrp, ordinary)
         core.logger.info("converge-lrps.suspect-cell-returned", process_guid=guid, index=index, cell_id=cell)
         return

@@ -1,18 +1,18 @@
 """The BBS's SQL connection: SQLite (default, no server) or PostgreSQL, migrations, group commit.
 
-One writer thread owns the only write connection. Request threads hand it their statements and
-wait; the writer commits everything that queued up meanwhile in one transaction, so a burst of
-4000 DesireTask calls costs a few commits, not 4000. A caller is answered only after its commit,
-so every acknowledged write survives a SIGKILL (SQLite runs in WAL mode with synchronous=NORMAL:
-a committed transaction is in the WAL file before the writer returns).
+One write connection, guarded by a lock, commits in groups: everything that queued up while a
+commit was running goes into the next transaction, so a burst of 4000 DesireTask calls costs a
+fraction of 4000 commits. A caller is answered only after its commit, so every acknowledged write
+survives a SIGKILL (SQLite runs in WAL mode with synchronous=NORMAL: a committed transaction is in
+the WAL file before the commit returns).
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,96 +108,85 @@ class Database:
 
 
 class _Pending:
-    __slots__ = ("after_commit", "done", "error", "ops")
+    __slots__ = ("after_commit", "done", "error", "ops", "writer")
 
-    def __init__(self, ops: Sequence[Op], after_commit: Callable[[], None] | None) -> None:
+    def __init__(self, writer: Writer, ops: Sequence[Op], after_commit: Callable[[], None] | None) -> None:
+        self.writer = writer
         self.ops = ops
         self.after_commit = after_commit
-        self.done = threading.Event()
+        self.done = False
         self.error: BaseException | None = None
 
     def wait(self) -> None:
-        self.done.wait()
+        """Return once these statements are committed (committing them, and whatever queued up
+        behind them, if no other caller is already doing so)."""
+        self.writer.flush(self)
         if self.error is not None:
             raise StoreError(f"the store did not commit: {self.error}") from self.error
 
 
 class Writer:
-    """The single writer thread: group-commits queued statements, then runs their callbacks in
-    queue order (so events go out in the order the changes were made, after they are durable)."""
+    """Group commit without a writer thread: changes queue up in order; whoever waits first
+    takes the commit lock and commits everything queued so far in one transaction, then runs the
+    batch's callbacks in queue order (events go out in the order the changes were made, after
+    they are durable). Callers that queued meanwhile wait on the lock and usually find their
+    change already committed. Uncontended, a caller commits its own change with no hand-off."""
 
     def __init__(self, db: Database, conn: Any, on_error: Callable[[BaseException], None]) -> None:
         self._db = db
         self._conn = conn
         self._on_error = on_error
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="bbs-store-writer", daemon=True)
+        self._queue: deque[_Pending] = deque()
+        self._commit_lock = threading.Lock()
         self._stopped = False
         self.commits = 0
-
-    def start(self) -> None:
-        self._thread.start()
 
     def submit(self, ops: Sequence[Op], after_commit: Callable[[], None] | None = None) -> _Pending:
         """Queue statements for the next commit. Call under the state lock so that store order
         is the order of the in-memory changes; wait on the result outside it."""
-        pending = _Pending(ops, after_commit)
-        if self._stopped:
-            pending.error = StoreError("the BBS is stopping")
-            pending.done.set()
-        else:
-            self._queue.put(pending)
+        pending = _Pending(self, ops, after_commit)
+        self._queue.append(pending)
         return pending
 
-    def stop(self) -> None:
-        self._stopped = True
-        self._queue.put(None)
-        self._thread.join(timeout=10)
-        with contextlib.suppress(Exception):
-            self._conn.close()
+    def flush(self, pending: _Pending) -> None:
+        with self._commit_lock:
+            while not pending.done:
+                batch = []
+                while self._queue and len(batch) < _MAX_BATCH:
+                    batch.append(self._queue.popleft())
+                self._commit(batch)
 
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < _MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                batch.append(item)
-            self._commit(batch)
+    def stop(self) -> None:
+        with self._commit_lock:
+            self._stopped = True
+            with contextlib.suppress(Exception):
+                self._conn.close()
 
     def _commit(self, batch: list[_Pending]) -> None:
         conn, sql = self._conn, self._db.sql
-        error: BaseException | None = None
-        try:
-            conn.execute("BEGIN")
-            for pending in batch:
-                for statement, params in pending.ops:
-                    if isinstance(params, list):
-                        if params:
-                            conn.cursor().executemany(sql(statement), params)
-                    else:
-                        conn.execute(sql(statement), params)
-            conn.execute("COMMIT")
-            self.commits += 1
-        except Exception as e:
-            error = e
-            with contextlib.suppress(Exception):
-                conn.execute("ROLLBACK")
-            self._on_error(e)
+        error: BaseException | None = StoreError("the BBS is stopping") if self._stopped else None
+        if error is None:
+            try:
+                conn.execute("BEGIN")
+                for pending in batch:
+                    for statement, params in pending.ops:
+                        if isinstance(params, list):
+                            if params:
+                                conn.cursor().executemany(sql(statement), params)
+                        else:
+                            conn.execute(sql(statement), params)
+                conn.execute("COMMIT")
+                self.commits += 1
+            except Exception as e:
+                error = e
+                with contextlib.suppress(Exception):
+                    conn.execute("ROLLBACK")
+                self._on_error(e)
         for pending in batch:
             pending.error = error
             if error is None and pending.after_commit is not None:
                 try:
                     pending.after_commit()
-                except Exception as e:  # a broken subscriber must not stop the writer
+                except Exception as e:  # a broken subscriber must not fail the commit
                     self._on_error(e)
-            pending.done.set()
+            pending.done = True

@@ -125,7 +125,11 @@ class _Conn(socketserver.BaseRequestHandler):
             self.server.on_handler_error(request, e)
             response = Response(500, b"internal error\n", "text/plain")
         if response.stream is not None:
-            self._stream(sock, response)
+            self.server.streams_open(1)
+            try:
+                self._stream(sock, response)
+            finally:
+                self.server.streams_open(-1)
             return False
         self._send(sock, response, close=not keep_alive)
         return keep_alive
@@ -180,7 +184,8 @@ class Server(socketserver.ThreadingTCPServer):
         self.stopping = False
         self._on_error = on_error or (lambda what, error: None)
         self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
+        self._conns_lock = threading.Condition()
+        self._streams = 0
         self._thread: threading.Thread | None = None
         super().__init__(address, _Conn)
 
@@ -201,6 +206,11 @@ class Server(socketserver.ThreadingTCPServer):
             else:
                 self._conns.discard(sock)
 
+    def streams_open(self, delta: int) -> None:
+        with self._conns_lock:
+            self._streams += delta
+            self._conns_lock.notify_all()
+
     def on_tls_error(self, peer: object, error: BaseException) -> None:
         self._on_error("tls-handshake-failed", f"{peer}: {error}")
 
@@ -212,11 +222,14 @@ class Server(socketserver.ThreadingTCPServer):
                                         name=f"http-{self.port}", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, stream_grace: float = 2.0) -> None:
+        """Stop accepting, let open streams write their last chunk (their source was closed
+        first), then close every connection."""
         self.stopping = True
         self.shutdown()
         self.server_close()
         with self._conns_lock:
+            self._conns_lock.wait_for(lambda: self._streams == 0, timeout=stream_grace)
             conns = list(self._conns)
         for sock in conns:
             with contextlib.suppress(OSError):

@@ -129,7 +129,6 @@ def claim(core: Core, request: models.ClaimActualLRPRequest) -> None:
     key = request.actual_lrp_instance_key
     session = core.logger.session("claim-actual-lrp", process_guid=request.process_guid,
                                   index=request.index, instance_guid=key.instance_guid, cell_id=key.cell_id)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = state.actual(request.process_guid, request.index)
@@ -162,7 +161,6 @@ def start(core: Core, request: models.StartActualLRPRequest) -> None:
     validation.actual_lrp_key(key, bad)
     session = core.logger.session("start-actual-lrp", process_guid=key.process_guid, index=key.index,
                                   instance_guid=ikey.instance_guid, cell_id=ikey.cell_id)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = state.actual(key.process_guid, key.index)
@@ -223,7 +221,6 @@ def crash(core: Core, request: models.CrashActualLRPRequest) -> None:
     validation.actual_lrp_key(key, validation.instance_key_fields(ikey))
     session = core.logger.session("crash-actual-lrp", process_guid=key.process_guid, index=key.index,
                                   instance_guid=ikey.instance_guid, cell_id=ikey.cell_id)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = state.actual(key.process_guid, key.index)
@@ -263,7 +260,6 @@ def fail(core: Core, request: models.FailActualLRPRequest) -> None:
     key = request.actual_lrp_key
     validation.actual_lrp_key(key, [] if request.error_message else ["error_message"])
     session = core.logger.session("fail-actual-lrp", process_guid=key.process_guid, index=key.index)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = state.actual(key.process_guid, key.index)
@@ -290,7 +286,6 @@ def remove_actual(core: Core, request: models.RemoveActualLRPRequest) -> None:
         raise invalid_fields(bad)
     session = core.logger.session("remove-actual-lrp", process_guid=request.process_guid,
                                   index=request.index, instance_guid=ikey.instance_guid, cell_id=ikey.cell_id)
-    session.info("starting")
     state = core.state
     with state.lock:
         by_index = state.actuals.get(request.process_guid, {})
@@ -317,7 +312,6 @@ def retire(core: Core, request: models.RetireActualLRPRequest) -> None:
     key = request.actual_lrp_key
     validation.actual_lrp_key(key)
     session = core.logger.session("retire-actual-lrp", process_guid=key.process_guid, index=key.index)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = state.actual(key.process_guid, key.index)

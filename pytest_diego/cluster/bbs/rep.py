@@ -4,6 +4,7 @@ POST a task's completion callback. All run on a worker pool, off the request pat
 from __future__ import annotations
 
 import contextlib
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,11 +14,12 @@ from pytest_diego.lager import Logger
 
 
 class Outbound:
-    """A worker pool for HTTP calls out of the BBS, with a requests session per call."""
+    """A worker pool for HTTP calls out of the BBS; each worker keeps its own keep-alive session."""
 
     def __init__(self, logger: Logger, workers: int = 16, timeout: float = 10.0) -> None:
         self._logger = logger
         self._timeout = timeout
+        self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bbs-outbound")
 
     def submit(self, fn: Any, *args: Any) -> None:
@@ -26,8 +28,11 @@ class Outbound:
 
     def post(self, url: str, json: Any = None) -> int | None:
         """POST and return the status, or None when the target could not be reached."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
         try:
-            return requests.post(url, json=json, timeout=self._timeout).status_code
+            return session.post(url, json=json, timeout=self._timeout).status_code
         except requests.RequestException as e:
             self._logger.error("outbound-request.failed", e, url=url)
             return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from pytest_diego.cluster.bbs.api import Api
 from pytest_diego.cluster.bbs.auction import AuctioneerClient
-from pytest_diego.cluster.bbs.config import BBSConfig, parse_listen
+from pytest_diego.cluster.bbs.config import BBSConfig, ConfigError, parse_listen
 from pytest_diego.cluster.bbs.convergence import Converger
 from pytest_diego.cluster.bbs.core import Core
 from pytest_diego.cluster.bbs.db import Database, StoreError, Writer, redact_dsn
@@ -33,14 +33,25 @@ class BBSServer:
 
     def __init__(self, config: BBSConfig, logger: Logger | None = None) -> None:
         self.config = config
+        self._own_logger = logger is None
         self.logger = logger or Logger("bbs", config.log_path)
         self._started = False
         self.core: Core | None = None
         self.metrics: Metrics | None = None
+        self.api: Api | None = None
         self._parts: list[Any] = []
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> BBSServer:
+        """Open the store, load it, and serve; on any failure, undo what was started and raise."""
+        try:
+            return self._start()
+        except BaseException:
+            self._started = True
+            self.stop()
+            raise
+
+    def _start(self) -> BBSServer:
         cfg = self.config
         host, port = parse_listen(cfg.listen, cfg.allow_non_loopback)
         health_host, health_port = parse_listen(cfg.health_listen, False, "--health-listen")
@@ -64,7 +75,6 @@ class BBSServer:
         state.publish = hub.publish
         writer = Writer(db, conn, lambda e: log.error("store.write-failed", e))
         state.writer = writer
-        writer.start()
         self._parts.append(writer)
         timing = cfg.timing
         auctioneer = AuctioneerClient(cfg.auctioneer_url, log)
@@ -79,33 +89,47 @@ class BBSServer:
         def on_error(what: str, detail: object) -> None:
             log.error(f"http.{what}", detail)
 
-        self.bbs_listener = Server((host, port), self.api, tls, on_error)
-        self.health_listener = Server((health_host, health_port), self._health, None, on_error)
+        self._parts.append(hub)
+        self.bbs_listener = self._listen(cfg.listen, host, port, self.api, tls, on_error)
+        self.health_listener = self._listen(cfg.health_listen, health_host, health_port, self._health,
+                                            None, on_error)
         self.converger = Converger(core, metrics, cfg.interval)
-        self.bbs_listener.start()
-        self.health_listener.start()
         self.converger.start()
-        self._parts.extend([self.converger, self.health_listener, self.bbs_listener, hub])
+        self._parts.append(self.converger)
         self._started = True
         log.info("started", url=self.url, health_url=self.health_url)
         return self
 
+    def _listen(self, spec: str, host: str, port: int, app: Any, tls: Any, on_error: Any) -> Server:
+        try:
+            server = Server((host, port), app, tls, on_error)
+        except OSError as e:
+            raise ConfigError(f"cannot listen on {spec}: {e.strerror or e}; pick a free port or 0") from e
+        server.start()
+        self._parts.append(server)
+        return server
+
     def stop(self) -> None:
-        """Stop listeners first, then convergence, the hub, the senders, and the store last."""
+        """End event streams, stop convergence and the listeners, the senders, the store last."""
         if not self._started:
             return
         self._started = False
-        self.api.stopping = True
+        if self.api is not None:
+            self.api.stopping = True
+        for part in self._parts:  # end event streams before their listener goes
+            if isinstance(part, Hub):
+                part.close()
         for part in reversed(self._parts):
             try:
-                if isinstance(part, Hub):
-                    part.close()
-                else:
+                if not isinstance(part, Hub):
                     part.stop()
             except Exception as e:  # keep stopping the rest
                 self.logger.error("stop-failed", e, part=type(part).__name__)
         self._parts.clear()
-        self.logger.info("stopped")
+        if self.core is not None:
+            self.logger.info("stopped")
+        if self._own_logger:
+            self.logger.close()
 
     def __enter__(self) -> BBSServer:
         return self.start()

@@ -63,7 +63,6 @@ def start(core: Core, task_guid: str, cell_id: str) -> bool:
     """PENDING -> RUNNING on ``cell_id``; False (no error) when it already runs there."""
     validation.required(task_guid=task_guid, cell_id=cell_id)
     session = core.logger.session("start-task", task_guid=task_guid, cell_id=cell_id)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = _get(core, task_guid)
@@ -89,7 +88,6 @@ def complete(core: Core, request: models.CompleteTaskRequest) -> None:
     validation.required(task_guid=request.task_guid, cell_id=request.cell_id)
     session = core.logger.session("complete-task", task_guid=request.task_guid, cell_id=request.cell_id,
                                   failed=request.failed)
-    session.info("starting")
     with core.state.lock:
         before = _get(core, request.task_guid)
         if before.state != RUNNING:
@@ -104,7 +102,6 @@ def complete(core: Core, request: models.CompleteTaskRequest) -> None:
 def fail(core: Core, task_guid: str, failure_reason: str) -> None:
     validation.required(task_guid=task_guid)
     session = core.logger.session("fail-task", task_guid=task_guid)
-    session.info("starting")
     with core.state.lock:
         before = _get(core, task_guid)
         if before.state not in (PENDING, RUNNING):
@@ -118,7 +115,6 @@ def cancel(core: Core, task_guid: str) -> None:
     """PENDING/RUNNING -> COMPLETED failed ("cancelled"); the cell running it is told to stop."""
     validation.required(task_guid=task_guid)
     session = core.logger.session("cancel-task", task_guid=task_guid)
-    session.info("starting")
     with core.state.lock:
         before = _get(core, task_guid)
         if before.state not in (PENDING, RUNNING):
@@ -136,7 +132,6 @@ def reject(core: Core, task_guid: str, reason: str) -> None:
     """Back to PENDING and re-auctioned up to max_retries times, then COMPLETED and failed."""
     validation.required(task_guid=task_guid)
     session = core.logger.session("reject-task", task_guid=task_guid, rejection_reason=reason)
-    session.info("starting")
     state = core.state
     with state.lock:
         before = _get(core, task_guid)

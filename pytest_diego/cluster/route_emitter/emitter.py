@@ -101,7 +101,6 @@ class RouteEmitter:
         self._sync_requested = threading.Event()
         self._stream: Any = None
         self._threads: list[threading.Thread] = []
-        self.syncs_completed = 0
 
     # ------------------------------------------------------------------ table changes
 
@@ -147,18 +146,19 @@ class RouteEmitter:
             session.error("failed-fetching-snapshot", exc)
         with self._lock:
             diff = self.table.swap(new, fresh_domains) if new is not None else Diff()
-            for event in self._pending:
-                diff.extend(self._apply(event))
+            self._emit(diff)
+            for event in self._pending:  # in arrival order, each after the one before
+                self._emit(self._apply(event))
+            replayed = len(self._pending)
             self._pending.clear()
             self._syncing = False
-            self._emit(diff)
         duration = time.perf_counter() - started
         if new is None:
             return False
         self.metrics.sync_duration.set(duration)
-        self.syncs_completed += 1
         session.info("complete", duration=duration, registered=len(diff.register),
-                     unregistered=len(diff.unregister), routes=self.table.route_count())
+                     unregistered=len(diff.unregister), replayed_events=replayed,
+                     routes=self.table.route_count())
         return True
 
     def emit_all(self) -> int:

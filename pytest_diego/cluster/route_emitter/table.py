@@ -73,10 +73,6 @@ class Diff:
     def __bool__(self) -> bool:
         return bool(self.register or self.unregister)
 
-    def extend(self, other: Diff) -> None:
-        self.register.extend(other.register)
-        self.unregister.extend(other.unregister)
-
 
 def parse_cf_routes(routes: models.ProtoRoutes | None) -> tuple[CfRoute, ...]:
     """The ``cf-router`` routes of a DesiredLRP; raises ValueError for JSON that is not a route list."""

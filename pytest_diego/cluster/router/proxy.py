@@ -2,7 +2,8 @@
 
 Behaves like gorouter where probes can see it: 404 with ``X-Cf-Routererror: unknown_route`` for a
 host with no endpoints; a refused dial is retried on the next endpoint (up to three attempts, as
-gorouter does) and, when all fail, answered 502 with ``X-Cf-Routererror: endpoint_failure``.
+gorouter does); when all fail, or an endpoint times out or resets mid-request (not retried, the
+request may have had effects), the answer is 502 with ``X-Cf-Routererror: endpoint_failure``.
 Connections to backends are kept alive in a small per-endpoint pool.
 """
 
@@ -53,6 +54,12 @@ class BackendPool:
                 return
         conn.close()
 
+    def discard(self, address: str) -> None:
+        with self._lock:
+            conns = self._idle.pop(address, [])
+        for conn in conns:
+            conn.close()
+
     def close(self) -> None:
         with self._lock:
             conns = [c for idle in self._idle.values() for c in idle]
@@ -84,7 +91,8 @@ def _exchange(
             data = response.read()
         except (http.client.HTTPException, OSError):
             conn.close()
-            if reused:
+            if reused:  # the backend closed it (or restarted): its other idle ones are stale too
+                pool.discard(address)
                 continue
             raise
         if response.will_close:
@@ -148,9 +156,14 @@ def make_proxy_handler(
                     status, reason, resp_headers, data = _exchange(
                         pool, endpoint.address, self.command, self.path, headers, body
                     )
-                except (BackendRefused, OSError, http.client.HTTPException) as exc:
-                    logger.debug("proxy.endpoint-failed", host=host, address=endpoint.address, error=str(exc))
+                except BackendRefused as exc:  # nothing was sent: safe to try the next endpoint
+                    logger.debug("proxy.endpoint-refused", host=host, address=endpoint.address,
+                                 error=str(exc))
                     continue
+                except (OSError, http.client.HTTPException) as exc:  # timed out or reset mid-request
+                    logger.debug("proxy.endpoint-failed", host=host, address=endpoint.address,
+                                 error=str(exc))
+                    break
                 self.send_response(status, reason)
                 for name, value in resp_headers:
                     if name.lower() not in _HOP_BY_HOP and name.lower() not in ("server", "date"):

@@ -56,8 +56,12 @@ class Router:
 
     def close(self) -> None:
         self._stop.set()
+        stoppers = [threading.Thread(target=server.shutdown) for server in (self._proxy, self._admin)]
+        for stopper in stoppers:  # each shutdown waits out a poll interval: wait them together
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
         for server in (self._proxy, self._admin):
-            server.shutdown()
             server.server_close()
         self.backends.close()
         self.logger.info("exited")

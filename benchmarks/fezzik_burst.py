@@ -1,0 +1,229 @@
+"""Diego's fezzik burst on the embedded cluster (issue #4): N cells, T Tasks plus one LRP of I instances.
+
+    .venv/bin/python -m benchmarks.fezzik_burst [--cells 100] [--tasks 4000] [--instances 4000]
+        [--time-scale 1.0] [--rounds 1] [--profile-bbs]
+
+Per round: start the cluster (timed: "cells up"), then at t=0 desire the LRP and the Tasks at once
+(zero simulated container time), and time until every Task is COMPLETED, every ActualLRP is
+RUNNING, the router lists every instance, and every instance has answered through the router
+(distinct ``index`` values seen in proxied responses). Also: desire latency percentiles, CPU
+seconds spent by each component during the burst, memory (PSS) of the whole cluster and per cell.
+Goals (issue #4): cells up <= 30 s; burst complete and routable <= 40 s. Writes
+``benchmarks/results/fezzik_burst.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from benchmarks._common import loadavg, memory_of, percentile, summary, write_result
+from pytest_diego.bbs import BBSClient, models
+from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
+from pytest_diego.workload.builders import app_hostname
+from pytest_diego.workload.mix import fezzik_lrp, fezzik_task_definition
+
+MODULE = "benchmarks.fezzik_burst"
+DOMAIN = "fezzik"
+POLL = 0.5
+
+
+def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.NoSuchProcess:
+            out[name] = 0.0
+    return out
+
+
+def _component_pids(cluster: EmbeddedCluster) -> dict[str, int]:
+    return {name: info.pid for name, info in cluster.processes()}
+
+
+def _desire_all(client: BBSClient, lrp_guid: str, instances: int, task_guids: list[str],
+                workers: int) -> tuple[list[float], float]:
+    """Desire the LRP and every Task through ``workers`` threads; desire latencies and last-ack time."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    start = time.perf_counter()
+
+    def timed(fn: Any, *args: Any) -> None:
+        began = time.perf_counter()
+        fn(*args)
+        with lock:
+            latencies.append(time.perf_counter() - began)
+
+    with ThreadPoolExecutor(workers) as pool:
+        futures = [pool.submit(timed, client.desire_lrp, fezzik_lrp(lrp_guid, instances, DOMAIN))]
+        futures += [pool.submit(timed, client.desire_task, g, DOMAIN, fezzik_task_definition(g))
+                    for g in task_guids]
+        for f in futures:
+            f.result()
+    return latencies, time.perf_counter() - start
+
+
+def _probe_through_router(router_url: str, hostname: str, instances: int, deadline: float,
+                          threads: int = 8) -> tuple[int, int]:
+    """GET the app through the router until every index answered; (distinct indices, requests)."""
+    seen: set[int] = set()
+    sent = [0]
+    lock = threading.Lock()
+    budget = instances * 4
+
+    def worker() -> None:
+        session = requests.Session()
+        session.trust_env = False
+        while time.perf_counter() < deadline:
+            with lock:
+                if len(seen) >= instances or sent[0] >= budget:
+                    return
+                sent[0] += 1
+            try:
+                r = session.get(router_url, headers={"Host": hostname}, timeout=5)
+            except requests.RequestException:
+                continue
+            if r.status_code == 200:
+                with lock:
+                    seen.add(int(r.json()["index"]))
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return len(seen), sent[0]
+
+
+def _route_count(admin_url: str, hostname: str) -> int:
+    table = requests.get(f"{admin_url}/routes", timeout=10).json()
+    return len(table.get(hostname, []))
+
+
+def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    load_before = loadavg()
+    began = time.perf_counter()
+    cluster = EmbeddedCluster.start(ClusterConfig(cells=args.cells, time_scale=args.time_scale,
+                                                  state_dir=state_dir, container_model="0",
+                                                  start_timeout=300))
+    cells_up = time.perf_counter() - began
+    result: dict[str, Any] = {"cells_up_s": cells_up, "loadavg_before": load_before}
+    profiler: subprocess.Popen[bytes] | None = None
+    try:
+        pids = _component_pids(cluster)
+        result["memory_idle"] = _memory_split(cluster, pids)
+        client = cluster.client(timeout=60)
+        lrp_guid = f"fezzik-lrp-{uuid.uuid4().hex[:8]}"
+        hostname = app_hostname(lrp_guid)
+        task_guids = [f"fezzik-task-{uuid.uuid4().hex}" for _ in range(args.tasks)]
+        if args.profile_bbs:
+            out = Path(args.profile_dir) / f"bbs-burst-{int(time.time())}.txt"
+            profiler = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pids["bbs"]),
+                 "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)), "-r", "50", "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            result["profile"] = str(out)
+        cpu_before = _cpu_seconds(pids)
+        t0 = time.perf_counter()
+        deadline = t0 + args.timeout
+        latencies, accepted = _desire_all(client, lrp_guid, args.instances, task_guids, args.workers)
+        lat = sorted(latencies)
+        result["desires"] = {"count": len(lat), "all_accepted_s": accepted,
+                             "p50_ms": percentile(lat, 50) * 1e3, "p99_ms": percentile(lat, 99) * 1e3,
+                             "max_ms": lat[-1] * 1e3}
+        marks: dict[str, float] = {}
+        while time.perf_counter() < deadline and len(marks) < 3:
+            now = time.perf_counter() - t0
+            if "tasks_completed_s" not in marks:
+                done = sum(1 for t in client.tasks(domain=DOMAIN) if t.state == models.Task.Completed)
+                if done >= args.tasks:
+                    marks["tasks_completed_s"] = now
+            if "lrps_running_s" not in marks:
+                running = sum(1 for a in client.actual_lrps(domain=DOMAIN) if a.state == "RUNNING")
+                if running >= args.instances:
+                    marks["lrps_running_s"] = now
+            if "routes_listed_s" not in marks and _route_count(cluster.router_admin_url,
+                                                                 hostname) >= args.instances:
+                marks["routes_listed_s"] = now
+            time.sleep(POLL)
+        answered, sent = _probe_through_router(cluster.router_url, hostname, args.instances, deadline)
+        marks["all_answered_via_router_s"] = time.perf_counter() - t0
+        result.update(marks)
+        result["instances_answered"] = answered
+        result["probe_requests"] = sent
+        result["burst_done_s"] = marks["all_answered_via_router_s"] if answered >= args.instances and \
+            "tasks_completed_s" in marks else None
+        cpu_after = _cpu_seconds(pids)
+        cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+        result["cpu_s_during_burst"] = {"bbs": cpu.get("bbs", 0.0), "auctioneer": cpu.get("auctioneer", 0.0),
+                                        "router": cpu.get("router", 0.0),
+                                        "route_emitter": cpu.get("route_emitter", 0.0),
+                                        "cells_total": sum(v for k, v in cpu.items() if k.startswith("cell-"))}
+        result["memory_loaded"] = _memory_split(cluster, pids)
+        result["loadavg_after"] = loadavg()
+        client.close()
+    finally:
+        if profiler is not None:
+            profiler.terminate()
+            profiler.wait(timeout=30)
+        cluster.stop()
+    return result
+
+
+def _memory_split(cluster: EmbeddedCluster, pids: dict[str, int]) -> dict[str, Any]:
+    cells = [c.pid for c in cluster.cells]
+    others = {k: v for k, v in pids.items() if not k.startswith("cell-")}
+    cell_mem = memory_of(cells)
+    return {"cells_pss_mib": cell_mem["pss"] / 2**20, "per_cell_pss_mib": cell_mem["pss"] / 2**20 / len(cells),
+            "per_cell_uss_mib": cell_mem["uss"] / 2**20 / len(cells),
+            "components_pss_mib": {k: memory_of([v])["pss"] / 2**20 for k, v in others.items()}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=100)
+    parser.add_argument("--tasks", type=int, default=4000)
+    parser.add_argument("--instances", type=int, default=4000)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=32, help="threads desiring in parallel")
+    parser.add_argument("--timeout", type=float, default=180.0, help="give up a round after this")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--profile-bbs", action="store_true", help="py-spy record the BBS during the burst")
+    parser.add_argument("--profile-dir", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--name", default="fezzik_burst")
+    args = parser.parse_args()
+    rounds = []
+    for i in range(args.rounds):
+        with tempfile.TemporaryDirectory(prefix="pytest-diego-fezzik-") as state_dir:
+            r = one_round(args, Path(state_dir))
+        rounds.append(r)
+        print(f"round {i + 1}: {json.dumps(r, default=float)}", flush=True)
+    agg = {key: summary([r[key] for r in rounds if r.get(key) is not None])
+           for key in ("cells_up_s", "tasks_completed_s", "lrps_running_s", "routes_listed_s",
+                       "all_answered_via_router_s")
+           if any(r.get(key) is not None for r in rounds)}
+    goals = {"cells_up_le_30s": all(r["cells_up_s"] <= 30 for r in rounds),
+             "burst_le_40s": all(r.get("burst_done_s") is not None and r["burst_done_s"] <= 40
+                                 for r in rounds)}
+    path = write_result(args.name, MODULE, {"config": vars(args), "rounds": rounds, "summary": agg,
+                                            "goals_met": goals})
+    print(json.dumps({"summary": agg, "goals_met": goals}, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,296 @@
+"""The report's over-time plots for one scenario; each returns a ``Panel`` (image or reason).
+
+Reads results.json's ``series`` (gauge samples under Diego's metric names), ``windows``
+(per-window counts and p50/p99, see ``report.windows``) and ``faults``. A plot whose data was
+not recorded says so, naming the results.json field it would read, instead of failing.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from pytest_diego.report.figures import Frame, Panel, data_uri, figure, legend_above, seconds_unit, style
+from pytest_diego.report.timeline_plot import timeline_panel
+
+LRP_COUNTS = (("LRPsDesired", "desired"), ("LRPsRunning", "running"), ("CrashedActualLRPs", "crashed"),
+              ("LRPsUnclaimed", "unclaimed"), ("LRPsClaimed", "claimed"), ("LRPsMissing", "missing"),
+              ("LRPsExtra", "extra"))
+TASK_COUNTS = (("TasksPending", "pending"), ("TasksRunning", "running"),
+               ("TasksCompleted", "completed"), ("TasksResolving", "resolving"))
+# Bulk loops and Diego's default interval in seconds (diego-behaviour.md §7.3); none = per auction.
+LOOPS = (("ConvergenceLRPDuration", 30.0), ("ConvergenceTaskDuration", 30.0), ("RepBulkSyncDuration", 30.0),
+         ("RouteEmitterSyncDuration", 60.0), ("AuctioneerFetchStatesDuration", None))
+ROUTE_COUNTS = (("RouterEndpoints", "router: route–endpoint pairs"),
+                ("RoutesTotal", "route emitter: RoutesTotal"), ("RouterRoutes", "router: hostnames"))
+CELL_PREFIX = "ContainerCount."
+LATENCY = "RequestLatency"
+MAX_ROUTES = 8
+COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def panels(test: dict[str, Any], frame: Frame, environment: dict[str, Any]) -> list[Panel]:
+    """Every plot of one scenario, in the report's order."""
+    makers: list[Callable[[], Panel]] = [
+        lambda: timeline_panel(test, frame, "tasks"),
+        lambda: timeline_panel(test, frame, "lrps"),
+        lambda: counts_panel(test, frame),
+        lambda: latency_panel(test, frame),
+        lambda: loops_panel(test, frame, _time_scale(environment)),
+        lambda: routes_panel(test, frame),
+        lambda: cells_panel(test, frame, environment),
+    ]
+    return [_safely(make) for make in makers]
+
+
+def _safely(make: Callable[[], Panel]) -> Panel:
+    """One plot's failure leaves a note in its place, never a missing report."""
+    try:
+        return make()
+    except Exception as e:  # the rest of the report is still worth writing
+        return Panel("error", "plot", "", missing=f"this plot could not be drawn: {type(e).__name__}: {e}")
+
+
+def _time_scale(environment: dict[str, Any]) -> float:
+    scale = (environment.get("target") or {}).get("time_scale")
+    return float(scale) if isinstance(scale, (int, float)) and scale > 0 else 1.0
+
+
+def _xy(samples: list[list[float]], frame: Frame, scale: float = 1.0) -> tuple[list[float], list[float]]:
+    return [frame.x(t) for t, _ in samples], [v * scale for _, v in samples]
+
+
+def _missing(key: str, title: str, caption: str, field: str) -> Panel:
+    return Panel(key, title, caption, missing=f"no data recorded for this plot: results.json has no {field}")
+
+
+def counts_panel(test: dict[str, Any], frame: Frame) -> Panel:
+    """LRPsDesired / LRPsRunning / CrashedActualLRPs (and Task counts) over time."""
+    series = test.get("series") or {}
+    title = "Desired, running and crashed instances"
+    caption = "The BBS's LRP gauges (LRPsDesired counts desired instances), sampled over the scenario."
+    groups = [(label, [(n, lbl) for n, lbl in names if series.get(n)])
+              for label, names in (("LRP instances", LRP_COUNTS), ("Tasks", TASK_COUNTS))]
+    groups = [(label, present) for label, present in groups if present]
+    if not groups:
+        return _missing("counts", title, caption, "series LRPsDesired, LRPsRunning or CrashedActualLRPs")
+    fig, axes = figure(rows=len(groups), height=2.0 + 1.6 * len(groups))
+    axes = axes if len(groups) > 1 else [axes]
+    for ax, (label, present) in zip(axes, groups, strict=True):
+        for (name, short), colour in zip(present, COLORS, strict=False):
+            x, y = _xy(series[name], frame)
+            ax.step(x, y, where="post", color=colour, linewidth=1.6, label=f"{short} ({name})")
+        style(ax, frame, label, xlabel=ax is axes[-1])
+        _headroom(ax, [v for name, _ in present for _, v in series[name]])
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return Panel("counts", title, caption, image=data_uri(fig))
+
+
+def latency_panel(test: dict[str, Any], frame: Frame) -> Panel:
+    """p50 and p99 of BBS request latency per window, overall and per route (small multiples)."""
+    windows = test.get("windows") or {}
+    title = "BBS request latency per window (p50, p99)"
+    routes = [n for n in windows if (n == LATENCY or n.startswith(LATENCY + "."))
+              and any(v is not None for v in windows[n].get("p99") or [])]
+    if not routes:
+        return _missing("latency", title, "",
+                        f"per-window latency (tests[…]['windows']['{LATENCY}.<Route>'])")
+    overall = [LATENCY] if LATENCY in routes else []
+    by_count = sorted((n for n in routes if n != LATENCY), key=lambda n: -sum(windows[n]["total"]))
+    shown = overall + by_count[:MAX_ROUTES]
+    width = windows[shown[0]].get("width", 1)
+    caption = (f"Every BBS request as the client saw it, in {width:g} s windows; solid p99, dashed p50, "
+               "black crosses mark windows with failed requests.")
+    if len(by_count) > MAX_ROUTES:
+        caption += f" The {MAX_ROUTES} busiest of {len(by_count)} routes are shown."
+    cols = 3 if len(shown) > 2 else len(shown)
+    rows = -(-len(shown) // cols)
+    fig, axes = figure(rows=rows, cols=cols, height=0.6 + 2.2 * rows, sharex=False)
+    flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
+    for ax, name in zip(flat, shown, strict=False):
+        _latency_axes(ax, windows[name], frame, "all routes" if name == LATENCY else name[len(LATENCY) + 1:])
+    for ax in flat[len(shown):]:
+        ax.set_visible(False)
+    handles, labels = flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), frameon=False)
+    return Panel("latency", title, caption, image=data_uri(fig))
+
+
+def _latency_axes(ax: Any, columns: dict[str, Any], frame: Frame, route: str) -> None:
+    points = [(frame.x(s), p50, p99, total - ok) for s, total, ok, p50, p99 in
+              zip(columns["start"], columns["total"], columns["ok"], columns.get("p50") or [],
+                  columns.get("p99") or [], strict=False) if p99 is not None]
+    scale, unit = seconds_unit(p for _, _, p, _ in points)
+    x = [p[0] for p in points]
+    marker = "." if len(points) < 80 else None
+    ax.plot(x, [p[2] * scale for p in points], color="#d62728", linewidth=1.4, marker=marker, label="p99")
+    ax.plot(x, [(p[1] or 0) * scale for p in points], color="#1f77b4", linewidth=1.2, linestyle="--",
+            marker=marker, label="p50")
+    failed = [p for p in points if p[3]]
+    if failed:
+        ax.plot([p[0] for p in failed], [p[2] * scale for p in failed], "x", color="black", markersize=6,
+                label="window with failed requests")
+    ax.set_title(route, fontsize=9)
+    style(ax, frame, unit, xlabel=False, fault_text=False)
+    ax.set_ylim(0, max((p[2] for p in points), default=0) * scale * 1.15 or 1.0)
+    ax.set_xlabel("s since start", fontsize=8)
+
+
+def loops_panel(test: dict[str, Any], frame: Frame, time_scale: float) -> Panel:
+    """Every bulk loop's duration over time, against its interval (log scale)."""
+    series = test.get("series") or {}
+    title = "Bulk loop durations against their intervals"
+    present = [(n, interval) for n, interval in LOOPS if series.get(n)]
+    caption = (f"Durations as sampled from the components' metrics; dashed lines are the loop intervals "
+               f"(Diego's defaults × time scale {time_scale:g}). Log scale.")
+    if not present:
+        return _missing("loops", title, caption, "series ConvergenceLRPDuration, RepBulkSyncDuration, "
+                        "RouteEmitterSyncDuration or AuctioneerFetchStatesDuration")
+    fig, ax = figure(height=3.8)
+    drawn: set[float] = set()
+    for (name, interval), colour in zip(present, COLORS, strict=False):
+        x, y = _xy(series[name], frame)
+        ax.step(x, [max(v, 1e-4) for v in y], where="post", color=colour, linewidth=1.4, label=name)
+        if interval is not None and interval * time_scale not in drawn:
+            drawn.add(interval * time_scale)
+            ax.axhline(interval * time_scale, color=colour, linestyle=":", linewidth=1.4,
+                       label=f"interval {interval * time_scale:g} s ({_loop_owner(name)})")
+    ax.set_yscale("log")
+    style(ax, frame, "seconds (log scale)")
+    top = max([v for name, _ in present for _, v in series[name]] + list(drawn))
+    ax.set_ylim(top=top * 3)
+    legend_above(fig, ax)
+    return Panel("loops", title, caption, image=data_uri(fig))
+
+
+def _loop_owner(name: str) -> str:
+    return {"ConvergenceLRPDuration": "convergence", "ConvergenceTaskDuration": "convergence",
+            "RepBulkSyncDuration": "rep bulk sync", "RouteEmitterSyncDuration": "route emitter sync"}[name]
+
+
+def routes_panel(test: dict[str, Any], frame: Frame) -> Panel:
+    """Routes in the router's table over time, and app-route availability per window."""
+    series = test.get("series") or {}
+    windows = test.get("windows") or {}
+    title = "Routes available over time"
+    caption = ("Route–endpoint pairs in the router's table and the route emitter's RoutesTotal; below, the "
+               "share of app-route probes through the router answered 200 per window. Faults marked.")
+    counts = [(n, label) for n, label in ROUTE_COUNTS if series.get(n)]
+    availability = windows.get("RouteAvailability")
+    if not counts and not (availability and availability.get("start")):
+        return _missing("routes", title, caption, "series RouterEndpoints/RoutesTotal nor windows "
+                        "RouteAvailability")
+    rows = [r for r in ("counts", "availability") if (r == "counts" and counts)
+            or (r == "availability" and availability and availability.get("start"))]
+    fig, axes = figure(rows=len(rows), height=1.8 + 1.7 * len(rows),
+                       height_ratios=[2, 1] if len(rows) == 2 else None)
+    axes = list(axes) if len(rows) > 1 else [axes]
+    for ax, row in zip(axes, rows, strict=True):
+        if row == "counts":
+            for (name, label), colour in zip(counts, COLORS, strict=False):
+                x, y = _xy(series[name], frame)
+                ax.step(x, y, where="post", color=colour, linewidth=1.6, label=label)
+            style(ax, frame, "routes", xlabel=ax is axes[-1])
+            _headroom(ax, [v for name, _ in counts for _, v in series[name]])
+        else:
+            assert availability is not None
+            x = [frame.x(s + availability["width"] / 2) for s in availability["start"]]
+            y = [100.0 * ok / total
+                 for ok, total in zip(availability["ok"], availability["total"], strict=False)]
+            ax.plot(x, y, color="#2ca02c", linewidth=1.4, marker="." if len(x) < 80 else None,
+                    label=f"probes answered 200 ({availability['width']:g} s windows)")
+            style(ax, frame, "available %", xlabel=True)
+            ax.set_ylim(min(90.0, min(y) - 5), 101)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+    return Panel("routes", title, caption, image=data_uri(fig))
+
+
+def cells_panel(test: dict[str, Any], frame: Frame, environment: dict[str, Any]) -> Panel:
+    """Containers per cell: just before the first fault (else at peak load) and at the end."""
+    series = test.get("series") or {}
+    title = "Instances per cell"
+    per_cell = {n[len(CELL_PREFIX):]: s for n, s in series.items() if n.startswith(CELL_PREFIX) and s}
+    caption = "Containers per cell (the rep's ContainerCount)"
+    if not per_cell:
+        return _missing("cells", title, caption, f"per-cell series ('{CELL_PREFIX}<cell_id>')")
+    cells, snapshots, down = cell_snapshots(per_cell, environment.get("cells") or [], frame)
+    label = snapshots[0][0]
+    caption += f", {label} and at the end; ✗ marks a cell with no samples at the end (down)."
+    fig, ax = figure(height=3.4, sharex=False)
+    bar = 0.4
+    for i, ((text, values), colour) in enumerate(zip(snapshots, ("#9ecae1", "#1f77b4"), strict=True)):
+        ax.bar([j + (i - 0.5) * bar for j in range(len(cells))], [values[c] for c in cells], width=bar,
+               color=colour, label=text)
+    for j, c in enumerate(cells):
+        if c in down:
+            ax.annotate("✗", (j + 0.5 * bar, 0), ha="center", va="bottom", color="#d62728", fontsize=11,
+                        fontweight="bold")
+    ax.set_xticks(range(len(cells)))
+    step = max(1, len(cells) // 25)
+    rotate = len(cells) > 12
+    ax.set_xticklabels([c if j % step == 0 else "" for j, c in enumerate(cells)],
+                       rotation=45 if rotate else 0, ha="right" if rotate else "center", fontsize=8)
+    ax.set_xlabel("cell")
+    ax.set_ylabel("containers")
+    _headroom(ax, [v for _, values in snapshots for v in values.values()])
+    ax.grid(True, axis="y", color="#e6e6e6")
+    ax.set_axisbelow(True)
+    legend_above(fig, ax)
+    return Panel("cells", title, caption, image=data_uri(fig))
+
+
+Snapshot = tuple[str, dict[str, float]]
+
+
+def cell_snapshots(per_cell: dict[str, list[list[float]]], known: list[str],
+                   frame: Frame) -> tuple[list[str], list[Snapshot], set[str]]:
+    """Cells in order; (label, containers by cell) before the first fault (else at peak) and at
+    the end; and the cells down at the end (no sample within 3 sampling intervals of the last)."""
+    cells = sorted(set(per_cell) | set(known), key=_cell_order)
+    last_seen = max(s[-1][0] for s in per_cell.values())
+    gaps = sorted(b[0] - a[0] for s in per_cell.values() for a, b in itertools.pairwise(s))
+    tolerance = 3 * (gaps[len(gaps) // 2] if gaps else 1.0)
+    down = {c for c in cells if c not in per_cell or per_cell[c][-1][0] < last_seen - tolerance}
+    if frame.faults:
+        moment = min(f["t"] for f in frame.faults)
+        label = f"just before the first fault (t={frame.x(moment):.0f} s)"
+    else:
+        moment = _peak_time(per_cell)
+        label = f"at peak load (t={frame.x(moment):.0f} s)"
+    snapshots = [(label, {c: _value_at(per_cell.get(c, []), moment) for c in cells}),
+                 ("at the end", {c: 0.0 if c in down else per_cell[c][-1][1] for c in cells})]
+    return cells, snapshots, down
+
+
+def _peak_time(per_cell: dict[str, list[list[float]]]) -> float:
+    """When the containers summed over cells (each cell's latest sample) were the most."""
+    events = sorted((t, cell, v) for cell, samples in per_cell.items() for t, v in samples)
+    current: dict[str, float] = {}
+    best_t, best = events[0][0], -1.0
+    for t, cell, v in events:
+        current[cell] = v
+        total = sum(current.values())
+        if total > best:
+            best_t, best = t, total
+    return best_t
+
+
+def _headroom(ax: Any, values: list[float]) -> None:
+    """y from 0 to a little above the largest value, so lines at the top stay visible (and legends fit)."""
+    top = max(values, default=0.0)
+    ax.set_ylim(0, top * 1.25 if top > 0 else 1.0)
+
+
+def _value_at(samples: list[list[float]], t: float) -> float:
+    value = 0.0
+    for when, v in samples:
+        if when > t:
+            break
+        value = v
+    return value
+
+
+def _cell_order(cell_id: str) -> tuple[str, int]:
+    head, _, tail = cell_id.rpartition("-")
+    return (head, int(tail)) if tail.isdigit() else (cell_id, -1)
