@@ -22,7 +22,8 @@ MODULE = "benchmarks.cluster_startup"
 def measure(cells: int, time_scale: float) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="pytest-diego-bench-") as state_dir:
         started = time.perf_counter()
-        cluster = EmbeddedCluster.start(ClusterConfig(cells=cells, time_scale=time_scale, state_dir=state_dir))
+        config = ClusterConfig(cells=cells, time_scale=time_scale, state_dir=state_dir)
+        cluster = EmbeddedCluster.start(config)
         up = time.perf_counter() - started
         started = time.perf_counter()
         cluster.stop()
@@ -30,7 +31,8 @@ def measure(cells: int, time_scale: float) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", nargs="+", type=int, default=[10, 50, 100])
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--repeat", type=int, default=3)

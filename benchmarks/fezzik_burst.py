@@ -134,7 +134,7 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             out = Path(args.profile_dir) / f"bbs-burst-{int(time.time())}.txt"
             profiler = subprocess.Popen(
                 [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pids["bbs"]),
-                 "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)), "-r", "50", "--nonblocking"],
+                 "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)), "-r", "10", "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             result["profile"] = str(out)
         cpu_before = _cpu_seconds(pids)
@@ -169,10 +169,9 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
             "tasks_completed_s" in marks else None
         cpu_after = _cpu_seconds(pids)
         cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
-        result["cpu_s_during_burst"] = {"bbs": cpu.get("bbs", 0.0), "auctioneer": cpu.get("auctioneer", 0.0),
-                                        "router": cpu.get("router", 0.0),
-                                        "route_emitter": cpu.get("route_emitter", 0.0),
-                                        "cells_total": sum(v for k, v in cpu.items() if k.startswith("cell-"))}
+        result["cpu_s_during_burst"] = {
+            **{k: v for k, v in cpu.items() if not k.startswith("cell-")},
+            "cells_total": sum(v for k, v in cpu.items() if k.startswith("cell-"))}
         result["memory_loaded"] = _memory_split(cluster, pids)
         result["loadavg_after"] = loadavg()
         client.close()
@@ -188,13 +187,15 @@ def _memory_split(cluster: EmbeddedCluster, pids: dict[str, int]) -> dict[str, A
     cells = [c.pid for c in cluster.cells]
     others = {k: v for k, v in pids.items() if not k.startswith("cell-")}
     cell_mem = memory_of(cells)
-    return {"cells_pss_mib": cell_mem["pss"] / 2**20, "per_cell_pss_mib": cell_mem["pss"] / 2**20 / len(cells),
+    return {"cells_pss_mib": cell_mem["pss"] / 2**20,
+            "per_cell_pss_mib": cell_mem["pss"] / 2**20 / len(cells),
             "per_cell_uss_mib": cell_mem["uss"] / 2**20 / len(cells),
             "components_pss_mib": {k: memory_of([v])["pss"] / 2**20 for k, v in others.items()}}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", type=int, default=100)
     parser.add_argument("--tasks", type=int, default=4000)
     parser.add_argument("--instances", type=int, default=4000)

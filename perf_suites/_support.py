@@ -214,9 +214,13 @@ def remove_lrps(bbs: Any, process_guids: Iterable[str]) -> None:
             bbs.remove_desired_lrp(guid)
 
 
-def resolve_tasks(bbs: Any, task_guids: Iterable[str]) -> None:
-    """What a Task's consumer does once it read the result: ResolvingTask then DeleteTask."""
+def resolve_tasks(bbs: Any, task_guids: Iterable[str], cancel: bool = False) -> None:
+    """What a Task's consumer does once it read the result: ResolvingTask then DeleteTask
+    (``cancel``: CancelTask first, so a Task still pending or running is completed and removed)."""
     for guid in task_guids:
+        if cancel:
+            with contextlib.suppress(BBSError):
+                bbs.cancel_task(guid)
         with contextlib.suppress(BBSError):
             bbs.resolving_task(guid)
         with contextlib.suppress(BBSError):
@@ -241,7 +245,7 @@ def cleanup(diego: Any, process_guids: Iterable[str] = (), task_guids: Iterable[
     finally:
         with contextlib.suppress(BBSError, BBSClientError), diego.client(timeout=10.0) as client:
             remove_lrps(client, process_guids)
-            resolve_tasks(client, task_guids)
+            resolve_tasks(client, task_guids, cancel=True)
 
 
 def soak_duration(default: str) -> str:
@@ -290,3 +294,24 @@ def routed_at(lrp: models.DesiredLRP, host: str) -> models.DesiredLRP:
     port = lrp.ports[0] if lrp.ports else 8080
     lrp.routes.CopyFrom(cf_routes([host], port))
     return lrp
+
+
+def answers(session: requests.Session, router_url: str, host: str) -> bool:
+    """Whether ``host`` answers 200 through the router now."""
+    try:
+        return session.get(f"{router_url}/", headers={"Host": host}, timeout=2.0).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def wait_routable(router_url: str, hosts: Iterable[str], timeout: float) -> float:
+    """Until every host answers 200 through the router (cedar's check after a push)."""
+    unrouted = set(hosts)
+    with requests.Session() as session:
+        def missing() -> str | None:
+            unrouted.difference_update({h for h in list(unrouted) if answers(session, router_url, h)})
+            if unrouted:
+                return f"{len(unrouted)} apps not answering on their route: {sample(unrouted)}"
+            return None
+
+        return wait_until("every app answers on its route", missing, timeout)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import requests
 from _crash_policy import CrashPolicyWatch
 from _support import (
     Observers,
@@ -31,6 +30,7 @@ from _support import (
     seconds,
     soak_duration,
     timing,
+    wait_routable,
     wait_until,
     with_target_action,
 )
@@ -104,24 +104,18 @@ def test_fill_capacity_then_watch(diego, bbs, workload, measurements):
                                      users=PUSH_USERS, iterations=len(lrps) * workload.count)
         assert result.failed == 0 and result.unfinished == 0, f"pushes failed: {result}"
 
-        mine, unrouted = set(steady), set(hosts)
-        session = requests.Session()
+        mine = set(steady)
 
         def missing() -> str | None:
             left = [m for m in missing_instances(bbs, DOMAIN, exclude=crashing) if m.split("/")[0] in mine]
-            if not left:  # cedar counts a push done once the app answers on its route
-                unrouted.difference_update({h for h in list(unrouted) if answers(session, router, h)})
-            workload.status(desired=len(lrps), missing=len(left), unrouted=len(unrouted))
-            if left:
-                return f"{len(left)} instances not RUNNING: {', '.join(left[:5])}"
-            if unrouted:
-                return f"{len(unrouted)} apps not answering on their route: {sample(unrouted)}"
-            return None
+            workload.status(desired=len(lrps), missing=len(left))
+            return f"{len(left)} instances not RUNNING: {sample(left)}" if left else None
 
-        router = diego.router_url
-        with session:
-            wait_until("every non-crashing app of the fill is RUNNING and routable", missing,
-                       FILL_BOUND + 2 * T.convergence_interval)
+        deadline = time.monotonic() + FILL_BOUND + 2 * T.convergence_interval
+        wait_until("every non-crashing instance of the fill is RUNNING", missing,
+                   deadline - time.monotonic())
+        # cedar counts a push done once the app answers on its route
+        wait_routable(diego.router_url, hosts, deadline - time.monotonic())
         measurements.gauge("FillDuration", unit="s").add(time.time(), time.time() - started)
 
         # watch the full cluster: Diego's loops and gauges, and arborist's probes of every app
@@ -132,10 +126,3 @@ def test_fill_capacity_then_watch(diego, bbs, workload, measurements):
                 workload.status(desired=len(lrps), soak_left=round(hold_until - time.monotonic()))
                 time.sleep(min(1.0, max(0.0, hold_until - time.monotonic())))
 
-
-def answers(session: requests.Session, router_url: str, host: str) -> bool:
-    """Whether ``host`` answers 200 through the router now."""
-    try:
-        return session.get(f"{router_url}/", headers={"Host": host}, timeout=2.0).status_code == 200
-    except requests.RequestException:
-        return False

@@ -7,6 +7,7 @@ plugin and implements the run's hooks (xdist fan-out, scenario barriers, verdict
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -67,10 +68,12 @@ def measurements(request: pytest.FixtureRequest) -> Measurements:
 
 
 @pytest.fixture
-def bbs(request: pytest.FixtureRequest) -> Any:
+def bbs(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A BBSClient for the target whose every request is recorded into `measurements`
     (RequestLatency and RequestLatency.<Route>)."""
-    return _session(request).client_for(request.node)
+    client = _session(request).client_for(request.node)
+    yield client
+    client.close()
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ each can be told the others' URLs), beside a fork server that imports the cell c
 the BBS is ready, the route emitter and every cell (forked, each its own process) start at once
 and the launcher waits for their run files, then until the BBS lists every cell. The result is
 written to ``<state_dir>/cluster.json`` (``state.py``), which ``attach`` reads. Cells restarted
-later are spawned directly.
+later, from this process or an attached one, are forked by the same server (over its socket), so
+they live as long as the cluster rather than as long as the process that restarted them.
 
 Faults are real signals by pid (SIGKILL, SIGSTOP/SIGCONT), always after checking that the pid
 still belongs to the process we started.
@@ -38,6 +39,7 @@ from pytest_diego.cluster.process import (
     ProcessInfo,
     Spawner,
     create_time_of,
+    fork_via_socket,
     stop_processes,
     wait_for_run_files,
 )
@@ -47,6 +49,7 @@ COMPONENTS = ("bbs", "auctioneer", "router", "route_emitter")
 CELL_MODULE = "pytest_diego.cluster.cell.__main__"
 # What a cell imports at start-up, imported once by the fork server (forkserver.py).
 CELL_PRELOAD = (CELL_MODULE, "pytest_diego.bbs", "asyncio")
+MAX_UNIX_SOCKET_PATH = 100  # sun_path holds 108 bytes
 CELL_ADDRESSES_PER_OCTET = 250
 
 
@@ -220,8 +223,9 @@ class EmbeddedCluster:
     def attach(cls, state_dir: Path | str) -> EmbeddedCluster:
         """The cluster described by ``<state_dir>/cluster.json`` (e.g. in an xdist worker).
 
-        Faults work on it like on the owner's; a component restarted from here is a child of this
-        process and dies with it.
+        Faults work on it like on the owner's. A restarted cell is forked by the cluster's fork
+        server and lives as long as the cluster; a restarted BBS, auctioneer, router or route
+        emitter is a child of this process and dies with it.
         """
         return cls(state.read(state_dir), owner=False)
 
@@ -305,11 +309,14 @@ class EmbeddedCluster:
         self._spawn("router", ["pytest_diego.cluster.router", *self._common()])
         if self._spawner is None:
             self._spawner = Spawner()
-        forkserver = ForkServer(self._spawner, CELL_PRELOAD, self._output_log("forkserver"))
+        socket_path = self.state_dir / "run" / "forkserver.sock"
+        if len(str(socket_path)) > MAX_UNIX_SOCKET_PATH:  # restarts then spawn cells directly
+            socket_path = None
+        forkserver = ForkServer(self._spawner, CELL_PRELOAD, self._output_log("forkserver"), socket_path)
         self._procs["forkserver"] = forkserver.proc
         st.components["forkserver"] = ComponentRecord(
             pid=forkserver.proc.pid, create_time=create_time_of(forkserver.proc.pid), url="", metrics_url="",
-            log=str(self._output_log("forkserver")))
+            log=str(self._output_log("forkserver")), extra={"socket": str(socket_path or "")})
         infos = self._wait(["bbs", "auctioneer", "router"], deadline - time.monotonic())
         forkserver.wait_ready(max(deadline - time.monotonic(), 1.0))
         for name, info in infos.items():
@@ -520,7 +527,16 @@ class EmbeddedCluster:
         """Stop the cell if it runs, start it again with the same id, zone, address and capacity."""
         rec = self._cell_record(cell_id)
         self._ensure_stopped(cell_id)
-        self._spawn(cell_id, self._cell_args(rec.cell_id, rec.zone, rec.address))
+        forkserver = self._state.components.get("forkserver")
+        socket_path = forkserver.extra.get("socket") if forkserver else None
+        if forkserver and socket_path and ProcessInfo(forkserver.pid, forkserver.create_time).is_ours():
+            with suppress(FileNotFoundError):
+                (self.state_dir / "run" / f"{cell_id}.json").unlink()
+            self._procs[cell_id] = fork_via_socket(Path(socket_path), CELL_MODULE,
+                                                   self._cell_argv(rec.cell_id, rec.zone, rec.address),
+                                                   self._output_log(cell_id), name=cell_id)
+        else:
+            self._spawn(cell_id, self._cell_args(rec.cell_id, rec.zone, rec.address))
         info = self._wait([cell_id], self._timeout())[cell_id]
 
         def change(st: ClusterState) -> None:

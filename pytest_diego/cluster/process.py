@@ -3,8 +3,9 @@
 Processes are identified by pid *and* creation time: a pid from an old cluster.json may have
 been reused by an unrelated process, which must never be signalled. Every spawn happens on one
 long-lived thread, because PR_SET_PDEATHSIG (which components use to die with their parent)
-fires when the *thread* that forked them exits, not the process: a cell restarted from a
-short-lived nemesis thread would otherwise be killed when that thread ends.
+fires when the *thread* that forked them exits, not the process: a BBS restarted from a
+short-lived nemesis thread would otherwise be killed when that thread ends. Cells come from the
+fork server (``forkserver.py``), driven from here over its pipes or its socket.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import queue
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -127,8 +129,11 @@ class ForkedProcess:
 class ForkServer:
     """Client of ``pytest_diego.cluster.forkserver``: preload once, fork many (see that module)."""
 
-    def __init__(self, spawner: Spawner, preload: Sequence[str], log_path: Path) -> None:
+    def __init__(self, spawner: Spawner, preload: Sequence[str], log_path: Path,
+                 socket_path: Path | None = None) -> None:
         args = ["pytest_diego.cluster.forkserver", *[a for m in preload for a in ("--preload", m)]]
+        if socket_path is not None:
+            args += ["--socket", str(socket_path)]
         self.proc = spawner.spawn(args, log_path, pipes=True)
         self.log_path = log_path
         self._lock = threading.Lock()
@@ -153,9 +158,7 @@ class ForkServer:
     def fork(self, module: str, argv: Sequence[str], log_path: Path, name: str = "") -> ForkedProcess:
         """Start ``module.main(argv)`` in a new process forked from the warm server; ``name``
         becomes its process name (``ps -o comm``)."""
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        request = {"module": module, "argv": list(argv), "log": str(log_path), "name": name}
-        line = (json.dumps(request) + "\n").encode()
+        line = _fork_request(module, argv, log_path, name)
         with self._lock:
             assert self.proc.stdin is not None
             try:
@@ -167,6 +170,28 @@ class ForkServer:
         if "pid" not in reply:
             raise ComponentStartError(f"fork server could not start {module}: {reply.get('error')}")
         return ForkedProcess(int(reply["pid"]))
+
+
+def _fork_request(module: str, argv: Sequence[str], log_path: Path, name: str) -> bytes:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    request = {"module": module, "argv": list(argv), "log": str(log_path), "name": name}
+    return (json.dumps(request) + "\n").encode()
+
+
+def fork_via_socket(socket_path: Path, module: str, argv: Sequence[str], log_path: Path,
+                    name: str = "") -> ForkedProcess:
+    """Ask a running fork server, from any process, to start ``module.main(argv)``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(30.0)
+        try:
+            conn.connect(str(socket_path))
+            conn.sendall(_fork_request(module, argv, log_path, name))
+            reply = json.loads(conn.makefile("rb").readline() or b"{}")
+        except (OSError, ValueError) as exc:
+            raise ComponentStartError(f"fork server at {socket_path} did not answer: {exc}") from exc
+    if "pid" not in reply:
+        raise ComponentStartError(f"fork server could not start {module}: {reply.get('error', reply)}")
+    return ForkedProcess(int(reply["pid"]))
 
 
 def read_run_file(path: Path) -> dict[str, Any] | None:

@@ -37,7 +37,8 @@ from pytest_diego.report.terminal import write_slo_table
 RUN = pytest.StashKey[ScenarioRun]()
 LOCAL = pytest.StashKey[Measurements]()
 FANOUT_DIST = ("load", "each")
-CLUSTER_FIXTURES = {"diego", "bbs", "nemesis"}
+CLUSTER_FIXTURES = ("diego", "bbs", "nemesis")
+PLUGIN_MODULE = "pytest_diego.plugin"
 
 
 class DiegoSession:
@@ -45,7 +46,7 @@ class DiegoSession:
         self.config = config
         self.settings = settings
         for key, expression in settings.overrides.items():
-            check_expression(key.rpartition("::")[2], expression, "--diego-slo")
+            check_expression(key.rpartition("::")[2], expression, "--diego-slo/--diego-slo-file")
         self.baseline = (Baseline(settings.baseline, settings.baseline_tolerance)
                          if settings.baseline else None)
         workerinput = getattr(config, "workerinput", None)
@@ -132,7 +133,7 @@ class DiegoSession:
                 declared_slos(item)
                 _soak_seconds(item)
                 scenarios.append(item.nodeid)
-            needs_cluster = needs_cluster or bool(CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ())))
+            needs_cluster = needs_cluster or _uses_diego(item)
         self.scenario_ids = scenarios
         if self.role == "worker":
             self.run_dir.write_manifest(self.me, scenarios, needs_cluster)
@@ -183,8 +184,7 @@ class DiegoSession:
 
     def _metrics_urls(self, item: pytest.Item, run: ScenarioRun) -> list[str]:
         """The endpoints the leader shard samples while a scenario that uses Diego runs."""
-        uses_diego = CLUSTER_FIXTURES & set(getattr(item, "fixturenames", ()))
-        if not run.leader or not uses_diego or self.settings.sample_interval == 0:
+        if not run.leader or not _uses_diego(item) or self.settings.sample_interval == 0:
             return []
         if self.handle.embedded:
             return list(self.access.get().metrics_urls.values())
@@ -283,6 +283,19 @@ class DiegoSession:
         if self.owner:
             write_slo_table(terminalreporter, self.tests)
         return result
+
+
+def _uses_diego(item: pytest.Item) -> bool:
+    """Whether the item uses this plugin's ``diego``, ``bbs`` or ``nemesis`` fixture (a project's
+    own fixture of the same name, which overrides ours, does not count)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    for name in CLUSTER_FIXTURES:
+        definitions = info.name2fixturedefs.get(name)
+        if definitions and getattr(definitions[-1].func, "__module__", None) == PLUGIN_MODULE:
+            return True
+    return False
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -40,6 +40,7 @@ class Frame:
     t0: float
     length: float
     faults: tuple[dict[str, Any], ...] = ()
+    width_in: float = WIDTH_IN  # narrower when two runs share the page
 
     def x(self, t: float) -> float:
         return t - self.t0
@@ -71,10 +72,10 @@ def _times(test: dict[str, Any]) -> Iterable[float]:
         yield fault["t"]
 
 
-def figure(rows: int = 1, height: float = 3.4, cols: int = 1, sharex: bool = True,
+def figure(frame: Frame, rows: int = 1, height: float = 3.4, cols: int = 1, sharex: bool = True,
            height_ratios: list[float] | None = None) -> tuple[Figure, Any]:
-    """A report-sized figure and its axes (an array when rows or cols > 1)."""
-    fig = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
+    """A figure as wide as the frame asks, and its axes (an array when rows or cols > 1)."""
+    fig = Figure(figsize=(frame.width_in, height), dpi=DPI, layout="constrained")
     axes = fig.subplots(rows, cols, sharex=sharex,
                         gridspec_kw={"height_ratios": height_ratios} if height_ratios else None)
     return fig, axes
@@ -114,7 +115,8 @@ def legend_above(fig: Figure, ax: Axes) -> None:
     """The axes' legend entries in one row above the plot, clear of the data."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), 5),
+        per_row = 5 if fig.get_figwidth() >= 9 else 2
+        fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), per_row),
                    frameon=False, fontsize=9)
 
 

@@ -18,13 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_diego.report.figures import Frame, Panel, frame_of
+from pytest_diego.report.figures import WIDTH_IN, Frame, Panel, frame_of
 from pytest_diego.report.load import ResultsError, check_results, load_results
 from pytest_diego.report.plots import panels
 
 Results = dict[str, Any]
 MAX_RUNS = 2
 DASH = "—"
+COMPARE_WIDTH_IN = 6.6
+COMPARE_LABELS = ("before", "after")
 __all__ = ["ResultsError", "load_results", "render_report"]
 
 
@@ -47,6 +49,8 @@ def render_report(results: Results | str | Path | Sequence[Results | str | Path]
         if len(labels) != len(docs):
             raise ValueError(f"{len(labels)} labels for {len(docs)} results")
         names = list(labels)
+    elif len(names) == MAX_RUNS:
+        names = [f"{when} · {name}" for when, name in zip(COMPARE_LABELS, names, strict=True)]
     out = Path(out_path)
     _write_atomic(out, page(docs, names))
     return out
@@ -154,7 +158,8 @@ def _scenario(i: int, nodeid: str, docs: list[Results], names: list[str]) -> str
     tests = [d["tests"].get(nodeid) for d in docs]
     frames = [frame_of(t) if t is not None else None for t in tests]
     length = max((f.length for f in frames if f is not None), default=1.0)
-    frames = [Frame(f.t0, length, f.faults) if f is not None else None for f in frames]
+    width = WIDTH_IN if len(docs) == 1 else COMPARE_WIDTH_IN
+    frames = [Frame(f.t0, length, f.faults, width) if f is not None else None for f in frames]
     badges = " ".join(_badge(t["outcome"]) for t in tests if t is not None)
     parts = [f'<section class="scenario" id="scenario-{i}"><h2>{_e(nodeid)} {badges}</h2>']
     for test, name in zip(tests, names, strict=True):

@@ -75,7 +75,7 @@ def counts_panel(test: dict[str, Any], frame: Frame) -> Panel:
     groups = [(label, present) for label, present in groups if present]
     if not groups:
         return _missing("counts", title, caption, "series LRPsDesired, LRPsRunning or CrashedActualLRPs")
-    fig, axes = figure(rows=len(groups), height=2.0 + 1.6 * len(groups))
+    fig, axes = figure(frame, rows=len(groups), height=2.0 + 1.6 * len(groups))
     axes = axes if len(groups) > 1 else [axes]
     for ax, (label, present) in zip(axes, groups, strict=True):
         for (name, short), colour in zip(present, COLORS, strict=False):
@@ -83,7 +83,7 @@ def counts_panel(test: dict[str, Any], frame: Frame) -> Panel:
             ax.step(x, y, where="post", color=colour, linewidth=1.6, label=f"{short} ({name})")
         style(ax, frame, label, xlabel=ax is axes[-1])
         _headroom(ax, [v for name, _ in present for _, v in series[name]])
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        _legend_on_top(ax, frame)
     return Panel("counts", title, caption, image=data_uri(fig))
 
 
@@ -104,9 +104,9 @@ def latency_panel(test: dict[str, Any], frame: Frame) -> Panel:
                "black crosses mark windows with failed requests.")
     if len(by_count) > MAX_ROUTES:
         caption += f" The {MAX_ROUTES} busiest of {len(by_count)} routes are shown."
-    cols = 3 if len(shown) > 2 else len(shown)
+    cols = min(3 if frame.width_in >= 9 else 2, len(shown))
     rows = -(-len(shown) // cols)
-    fig, axes = figure(rows=rows, cols=cols, height=0.6 + 2.2 * rows, sharex=False)
+    fig, axes = figure(frame, rows=rows, cols=cols, height=0.6 + 2.2 * rows, sharex=False)
     flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
     for ax, name in zip(flat, shown, strict=False):
         _latency_axes(ax, windows[name], frame, "all routes" if name == LATENCY else name[len(LATENCY) + 1:])
@@ -147,7 +147,7 @@ def loops_panel(test: dict[str, Any], frame: Frame, time_scale: float) -> Panel:
     if not present:
         return _missing("loops", title, caption, "series ConvergenceLRPDuration, RepBulkSyncDuration, "
                         "RouteEmitterSyncDuration or AuctioneerFetchStatesDuration")
-    fig, ax = figure(height=3.8)
+    fig, ax = figure(frame, height=3.8)
     drawn: set[float] = set()
     for (name, interval), colour in zip(present, COLORS, strict=False):
         x, y = _xy(series[name], frame)
@@ -183,7 +183,7 @@ def routes_panel(test: dict[str, Any], frame: Frame) -> Panel:
                         "RouteAvailability")
     rows = [r for r in ("counts", "availability") if (r == "counts" and counts)
             or (r == "availability" and availability and availability.get("start"))]
-    fig, axes = figure(rows=len(rows), height=1.8 + 1.7 * len(rows),
+    fig, axes = figure(frame, rows=len(rows), height=1.8 + 1.7 * len(rows),
                        height_ratios=[2, 1] if len(rows) == 2 else None)
     axes = list(axes) if len(rows) > 1 else [axes]
     for ax, row in zip(axes, rows, strict=True):
@@ -202,7 +202,7 @@ def routes_panel(test: dict[str, Any], frame: Frame) -> Panel:
                     label=f"probes answered 200 ({availability['width']:g} s windows)")
             style(ax, frame, "available %", xlabel=True)
             ax.set_ylim(min(90.0, min(y) - 5), 101)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
+        _legend_on_top(ax, frame)
     return Panel("routes", title, caption, image=data_uri(fig))
 
 
@@ -217,7 +217,7 @@ def cells_panel(test: dict[str, Any], frame: Frame, environment: dict[str, Any])
     cells, snapshots, down = cell_snapshots(per_cell, environment.get("cells") or [], frame)
     label = snapshots[0][0]
     caption += f", {label} and at the end; ✗ marks a cell with no samples at the end (down)."
-    fig, ax = figure(height=3.4, sharex=False)
+    fig, ax = figure(frame, height=3.4, sharex=False)
     bar = 0.4
     for i, ((text, values), colour) in enumerate(zip(snapshots, ("#9ecae1", "#1f77b4"), strict=True)):
         ax.bar([j + (i - 0.5) * bar for j in range(len(cells))], [values[c] for c in cells], width=bar,
@@ -274,6 +274,13 @@ def _peak_time(per_cell: dict[str, list[list[float]]]) -> float:
         if total > best:
             best_t, best = t, total
     return best_t
+
+
+def _legend_on_top(ax: Any, frame: Frame) -> None:
+    """The axes' legend in rows just above it, clear of the data."""
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=8, frameon=False,
+              ncols=4 if frame.width_in >= 9 else 2, borderaxespad=0.2)
 
 
 def _headroom(ax: Any, values: list[float]) -> None:

@@ -92,7 +92,10 @@ def _burst(rng: random.Random, slow: float, cells: list[str], t0: float) -> dict
     for t in _ticks(t0, t0 + 22, 1.0):
         _request(m, "ActualLRPs", t, rng.lognormvariate(-3.5, 0.4) * slow)
         m.gauge("LRPsDesired").add(t, 400 if t0 + 2 <= t < t0 + 16 else 0)
-        m.gauge("LRPsRunning").add(t, _count_at(m.timelines.lrps, "running", t))
+        running = _count_at(m.timelines.lrps, "running", t)
+        m.gauge("LRPsRunning").add(t, running)
+        m.gauge("RouterEndpoints").add(t, max(0, running - rng.randint(0, 20)) if running else 0)
+        m.gauge("RouterRoutes").add(t, 1 if running else 0)
         m.gauge("CrashedActualLRPs").add(t, 0)
         m.gauge("TasksPending").add(t, sum(1 for v in m.timelines.tasks.values() if v[0][1] <= t < v[1][1]))
         m.gauge("TasksRunning").add(t, sum(1 for v in m.timelines.tasks.values() if v[1][1] <= t < v[2][1]))

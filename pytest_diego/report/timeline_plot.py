@@ -89,7 +89,7 @@ def _last(milestones: list[list[Any]]) -> float:
 
 def _draw(ranked: list[str], rows: dict[str, list[Segment]], stages: dict[str, tuple[str, str, bool]],
           frame: Frame, noun: str, order: str) -> str:
-    fig, ax = figure(height=4.6)
+    fig, ax = figure(frame, height=4.6)
     n = len(ranked)
     width = max(0.3, min(8.0, 4.6 * 72 * 0.8 / n))
     lines: dict[str, list[list[tuple[float, float]]]] = {m: [] for m in stages}
@@ -106,5 +106,6 @@ def _draw(ranked: list[str], rows: dict[str, list[Segment]], stages: dict[str, t
     style(ax, frame, f"{noun}s ({order})")
     if frame.faults:
         handles.append(Line2D([], [], color=FAULT_COLOR, linestyle="--", label="fault"))
-    fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), frameon=False)
+    fig.legend(handles=handles, loc="outside upper center", frameon=False,
+               ncols=len(handles) if frame.width_in >= 9 else 3)
     return data_uri(fig)

@@ -40,10 +40,13 @@ def test_acknowledged_desires_survive_sigkill(bbs_process, request, store):
     with ThreadPoolExecutor(8) as pool:
         for worker in range(8):
             pool.submit(_desire_until_killed, first.url, worker, acked, stop)
-        time.sleep(random.uniform(0.8, 1.6))
+        deadline = time.monotonic() + 60
+        while len(acked) < 100 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(random.uniform(0, 0.5))  # then at a random moment, mid-burst
         first.kill()
         stop.set()
-    assert len(acked) > 50, "too few desires acknowledged before the kill to test anything"
+    assert len(acked) >= 100, "too few desires acknowledged before the kill to test anything"
 
     second = bbs_process(*db, state_dir=first.state_dir)
     with BBSClient(second.url) as client:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
-from launcher_helpers import cluster_processes, wait_until
+from launcher_helpers import cluster_processes, postgres_server, wait_until
 
 from pytest_diego.bbs.errors import BBSClientError
 from pytest_diego.cluster import ClusterConfig, ClusterConfigError, ClusterError, EmbeddedCluster
@@ -175,15 +177,39 @@ def test_stop_leaves_no_process(tmp_path: Path):
     assert (tmp_path / "logs" / "bbs.log").exists()  # logs stay
 
 
-def test_restarts_from_an_attached_process_are_kept_and_stopped_by_the_owner(tmp_path: Path):
+def test_cell_restarted_by_an_attached_process_outlives_it_and_is_stopped_by_the_owner(tmp_path: Path):
     owner = EmbeddedCluster.start(ClusterConfig(cells=2, time_scale=SCALE, state_dir=tmp_path))
     try:
-        worker = EmbeddedCluster.attach(tmp_path)
-        new_cell = worker.restart_cell("cell-0")
+        worker = subprocess.run(
+            [sys.executable, "-c", "import sys; from pytest_diego.cluster import EmbeddedCluster; "
+             "print(EmbeddedCluster.attach(sys.argv[1]).restart_cell('cell-0').pid)", str(tmp_path)],
+            capture_output=True, text=True, timeout=60)
+        assert worker.returncode == 0, worker.stderr
+        new_pid = int(worker.stdout)
         owner.restart_bbs()  # the owner writes cluster.json after the worker did
         on_disk = cluster_state.read(tmp_path)
-        assert next(c.pid for c in on_disk.cells if c.cell_id == "cell-0") == new_cell.pid
-        assert on_disk.components["bbs"].pid != 0
+        cell = next(c for c in on_disk.cells if c.cell_id == "cell-0")
+        assert cell.pid == new_pid
+        new_cell = ProcessInfo(cell.pid, cell.create_time)
+        assert new_cell.is_ours()  # the worker has exited; the cell lives on
+        wait_until(lambda: "cell-0" in present_cells(owner), 15, "the restarted cell to be present")
     finally:
         owner.stop()
-    assert not new_cell.alive
+    assert not new_cell.is_ours()
+
+
+def test_postgres_store_survives_restart_and_is_wiped(tmp_path: Path):
+    with postgres_server() as dsn, EmbeddedCluster.start(
+            ClusterConfig(cells=1, time_scale=SCALE, db=dsn, state_dir=tmp_path / "cluster")) as c:
+        assert json.loads((tmp_path / "cluster" / "cluster.json").read_text())["db"] == dsn
+        with c.client() as client:
+            client.upsert_domain("kept", 0)
+        c.kill_bbs()
+        c.restart_bbs()
+        with c.client() as client:
+            assert client.domains() == ["kept"]
+        c.kill_bbs()
+        c.wipe_store()
+        c.restart_bbs()
+        with c.client() as client:
+            assert client.domains() == []

@@ -118,3 +118,23 @@ def test_unreachable_router_is_logged_and_the_next_emission_recovers(bbs, router
     finally:
         e.close()
         logger.close()
+
+
+def test_queued_messages_are_coalesced_in_order(router, tmp_path):
+    from pytest_diego.cluster.route_emitter.emitter import RouterSender
+
+    sent: list[int] = []
+    logger = Logger("route-emitter", tmp_path / "sender.log")
+    sender = RouterSender(router.admin_url, logger, sent.append)
+    try:
+        reg = {"host": "127.1.0.1", "port": 61001, "uris": ["c.example.com"]}
+        for i in range(200):
+            sender.send("register", [{**reg, "port": 61001 + i}])
+        sender.send("unregister", [reg])
+        assert sender.flush()
+        assert sum(sent) == 201  # however they were batched, nothing was lost
+        addresses = [e["address"] for e in table(router)["c.example.com"]]
+        assert len(addresses) == 199 and "127.1.0.1:61001" not in addresses  # unregister came last
+    finally:
+        sender.close()
+        logger.close()

@@ -211,3 +211,25 @@ def test_lrp_without_cf_router_key_gets_no_routes():
     table = RoutingTable()
     table.apply_event(*created(lrp))
     assert not table.apply_event(*running(actual_lrp()))
+
+
+def test_route_count_follows_every_kind_of_change():
+    table = RoutingTable()
+    table.apply_event(*created(desired_lrp(routes=[{"hostnames": ["a.example.com", "b.example.com"],
+                                                    "port": 8080}])))
+    for i in range(3):
+        table.apply_event(*running(actual_lrp(index=i, instance_guid=f"ig-{i}", ports={8080: 61001 + i})))
+    assert table.route_count() == 6 == len(table.registrations())
+    table.apply_event(*changed(actual_lrp(index=1, instance_guid="ig-1", ports={8080: 61002}), "CRASHED"))
+    assert table.route_count() == 4 == len(table.registrations())
+    table.apply_event("desired_lrp_removed", models.DesiredLRPRemovedEvent(desired_lrp=desired_lrp()))
+    assert table.route_count() == 0
+
+
+def test_instance_event_touches_only_that_instance():
+    table = RoutingTable()
+    table.apply_event(*created(desired_lrp()))
+    for i in range(50):
+        table.apply_event(*running(actual_lrp(index=i, instance_guid=f"ig-{i}", ports={8080: 61001 + i})))
+    diff = table.apply_event(*running(actual_lrp(index=50, instance_guid="ig-50", ports={8080: 62000})))
+    assert len(diff.register) == 1 and diff.unregister == []

@@ -149,3 +149,16 @@ def test_wiped_store_keeps_routes_until_the_domain_is_fresh_again(own):
         client.upsert_domain(DOMAIN, 0)
     wait_until(lambda: "wipe-1.example.com" not in routes(own), 30,
                "the next sync to drop routes once the domain is fresh")
+
+
+def test_restarted_router_gets_every_route_back_from_re_registration(shared):
+    with shared.client() as client:
+        client.desire_lrp(desired_lrp("back-1", instances=2, hostnames=["back-1.example.com"]))
+    wait_until(lambda: endpoints(shared, "back-1.example.com") == 2, 30, "routes of back-1")
+    url, admin_url = shared.router_url, shared.router_admin_url
+    assert shared.kill("router", signal.SIGKILL)
+    shared.restart("router")
+    assert (shared.router_url, shared.router_admin_url) == (url, admin_url)
+    wait_until(lambda: endpoints(shared, "back-1.example.com") == 2, 10,
+               "the route emitter's periodic re-registration to refill the new router")
+    assert through_router(shared, "back-1.example.com").json()["process_guid"] == "back-1"

@@ -174,3 +174,22 @@ def test_live_status_line_reaches_the_terminal(pytester, run):
                                  "routes 3*"])
     result = run("-n", "2")
     result.stdout.fnmatch_lines(["*[[]gw?[]] diego: test_status  desired 4  running 3*"])
+
+
+def test_a_project_fixture_named_like_ours_does_not_start_the_cluster(pytester, run):
+    pytester.makeconftest("""
+        import pytest
+
+        @pytest.fixture
+        def bbs():
+            return "the project's own"
+    """)
+    pytester.makepyfile(test_own="""
+        import pytest
+
+        @pytest.mark.scenario("own")
+        def test_own(bbs):
+            assert bbs == "the project's own"
+    """)
+    run("-n", "2").assert_outcomes(passed=2)
+    assert results(pytester)["environment"]["cells"] == []  # no embedded cluster was started

@@ -218,8 +218,25 @@ def _compatible(cells: Sequence[CellState], root_fs: str, tags: Sequence[str]
     return matching, None
 
 
-def _place_lrp(lrp: LRPStart, cells: Sequence[CellState], weights: Weights) -> CellState | str:
-    compatible, err = _compatible(cells, lrp.root_fs, lrp.placement_tags)
+Compat = dict[tuple[str, tuple[str, ...]], "tuple[list[CellState], str | None]"]
+
+
+def _compatible_cached(cells: Sequence[CellState], root_fs: str, tags: Sequence[str],
+                       cache: Compat | None) -> tuple[list[CellState], str | None]:
+    """``_compatible``, remembered per (rootfs, tags) for one batch: a 4000-instance LRP on 100
+    cells would otherwise test 400,000 cells for the same answer."""
+    if cache is None:
+        return _compatible(cells, root_fs, tags)
+    key = (root_fs, tuple(tags))
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = _compatible(cells, root_fs, tags)
+    return found
+
+
+def _place_lrp(lrp: LRPStart, cells: Sequence[CellState], weights: Weights,
+               cache: Compat | None = None) -> CellState | str:
+    compatible, err = _compatible_cached(cells, lrp.root_fs, lrp.placement_tags, cache)
     if err:
         return err
     zones: dict[str, list[CellState]] = {}
@@ -250,8 +267,9 @@ def _place_lrp(lrp: LRPStart, cells: Sequence[CellState], weights: Weights) -> C
     return winner if winner is not None else insufficient_resources(problems)
 
 
-def _place_task(task: TaskStart, cells: Sequence[CellState], weights: Weights) -> CellState | str:
-    compatible, err = _compatible(cells, task.root_fs, task.placement_tags)
+def _place_task(task: TaskStart, cells: Sequence[CellState], weights: Weights,
+                cache: Compat | None = None) -> CellState | str:
+    compatible, err = _compatible_cached(cells, task.root_fs, task.placement_tags, cache)
     if err:
         return err
     problems = set(RESOURCES)
@@ -276,6 +294,7 @@ def schedule(lrps: Iterable[LRPStart], tasks: Iterable[TaskStart], cells: Sequen
     results = Results()
     live = [c for c in cells if not c.evacuating]
     inflight = sum(c.starting_container_count for c in live)
+    cache: Compat = {}
     for item in auction_order(lrps, tasks):
         is_lrp = isinstance(item, LRPStart)
         failed: list[Any] = results.failed_lrps if is_lrp else results.failed_tasks
@@ -286,7 +305,8 @@ def schedule(lrps: Iterable[LRPStart], tasks: Iterable[TaskStart], cells: Sequen
                 inflight >= weights.starting_container_count_maximum:
             failed.append((item, ERR_INFLIGHT_LIMIT))
             continue
-        outcome = _place_lrp(item, live, weights) if is_lrp else _place_task(item, live, weights)
+        outcome = (_place_lrp(item, live, weights, cache) if is_lrp
+                   else _place_task(item, live, weights, cache))
         if isinstance(outcome, str):
             failed.append((item, outcome))
             continue

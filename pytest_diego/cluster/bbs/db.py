@@ -14,6 +14,7 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -94,7 +95,7 @@ class Database:
                     conn.execute(statement.format(blob=blob))
                 conn.execute(
                     self.sql("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
-                    (version, "CURRENT_TIMESTAMP"),
+                    (version, datetime.now(timezone.utc).isoformat()),
                 )
                 conn.execute("COMMIT")
             except Exception:

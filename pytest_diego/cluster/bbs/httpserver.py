@@ -37,7 +37,6 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
-    peer: str
 
 
 @dataclass
@@ -118,7 +117,7 @@ class _Conn(socketserver.BaseRequestHandler):
         if len(body) != length:
             return False
         path = target.split("?", 1)[0]
-        request = Request(method, path, headers, body, f"{self.client_address[0]}")
+        request = Request(method, path, headers, body)
         try:
             response = self.server.app(request)
         except Exception as e:

@@ -1,8 +1,9 @@
 """The BBS store schema as versioned migrations, one list for SQLite and PostgreSQL.
 
-Each record is kept whole as its protobuf blob (``data``); the columns beside it are the ones the
-BBS looks records up by. ``{blob}`` is the dialect's binary type. A migration runs once, in its own
-transaction, and is recorded in ``schema_migrations``.
+Each record is kept whole as its protobuf blob (``data``); the columns beside it (guids, index,
+presence, domain, state, cell_id, times) make the store queryable by hand. ``{blob}`` is the
+dialect's binary type. A migration runs once, in its own transaction, and is recorded in
+``schema_migrations``.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 expires_at DOUBLE PRECISION NOT NULL,
                 data {blob} NOT NULL)""",
         ],
+    ),
+    (
+        # Every lookup is served from memory (the store is read whole at start), so secondary
+        # indexes only slowed writes: an ActualLRP upsert cost twice as much with them. The
+        # columns stay for operators' queries; the primary keys stay indexed.
+        2,
+        [f"DROP INDEX IF EXISTS {name}" for name in (
+            "desired_lrps_domain", "actual_lrps_cell_id", "actual_lrps_state", "actual_lrps_domain",
+            "tasks_state", "tasks_cell_id", "tasks_domain")],
     ),
 ]
 

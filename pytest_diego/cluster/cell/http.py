@@ -127,9 +127,28 @@ class Listener:
         self._writers.clear()
 
 
-async def serve(handler: Handler, host: str, port: int) -> Listener:
-    """Listen on ``host:port`` (0: any free port) and answer every request with ``handler``."""
+def bind(host: str, port: int) -> socket.socket:
+    """A listening IPv4 socket on ``host:port``, bound without leaving the caller's thread.
+
+    ``asyncio.start_server(host, port)`` resolves the address in the executor first; a cell that
+    opens dozens of instance ports at once then races itself for the same port between the
+    resolve and the bind. Binding synchronously makes "pick a port, bind it" one step.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(512)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(handler: Handler, host: str, port: int, sock: socket.socket | None = None) -> Listener:
+    """Listen on ``host:port`` (0: any free port), or on ``sock`` from :func:`bind`, and answer
+    every request with ``handler``."""
     listener = Listener(handler)
-    listener._server = await asyncio.start_server(listener._connection, host, port,
-                                                  reuse_address=True, backlog=512)
+    listener._server = await asyncio.start_server(listener._connection, sock=sock or bind(host, port))
     return listener

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from pytest_diego.cluster.cell.containers import LRPContainer
-from pytest_diego.cluster.cell.http import Listener, Request, Response, serve
+from pytest_diego.cluster.cell.http import Listener, Request, Response, bind, serve
 
 FIRST_HOST_PORT = 61001
 LAST_HOST_PORT = 65535
@@ -31,11 +31,16 @@ async def open_listener(container: LRPContainer, address: str, ports_in_use: set
     while port <= LAST_HOST_PORT:
         if port not in ports_in_use:
             try:
-                server = await serve(handler, address, port)
+                sock = bind(address, port)  # no await between choosing the port and binding it
             except OSError:
                 pass  # taken by another process on this address; Diego would skip it too
             else:
                 ports_in_use.add(port)
-                return port, server
+                try:
+                    return port, await serve(handler, address, port, sock=sock)
+                except BaseException:
+                    ports_in_use.discard(port)
+                    sock.close()
+                    raise
         port += 1
     raise OSError(f"no free host port in {FIRST_HOST_PORT}-{LAST_HOST_PORT} on {address}")

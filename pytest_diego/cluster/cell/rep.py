@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_diego.bbs import models
+from pytest_diego.bbs.errors import BBSConnectionError, BBSTimeoutError
 from pytest_diego.cluster.cell import behaviour
 from pytest_diego.cluster.cell.container_model import ContainerModel
 from pytest_diego.cluster.cell.containers import CLAIMED, RESERVED, RUNNING, LRPContainer, TaskContainer
@@ -43,6 +44,7 @@ from pytest_diego.lager import Logger
 CRASH_REASON = "APP/PROC/WEB: Exited with status 1"
 MISSING_TASK_CONTAINER = "task container does not exist"
 STACKS = ("cflinuxfs3", "cflinuxfs4")
+IDEMPOTENT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,19 @@ class Rep:
         call: Callable[[], Any] = functools.partial(getattr(self.bbs, method), *args, **kwargs)
         pool = self._presence_pool if method == "upsert_cell_presence" else self._pool
         return await asyncio.get_running_loop().run_in_executor(pool, call)
+
+    async def _bbs_retrying(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A call the BBS treats as idempotent for the same instance key (claim, start): a timed
+        out attempt may have been applied, so it is sent again rather than given up, which would
+        leave the row CLAIMED with no container until bulk sync and convergence notice."""
+        for attempt in range(IDEMPOTENT_ATTEMPTS):
+            try:
+                return await self._bbs(method, *args, **kwargs)
+            except (BBSTimeoutError, BBSConnectionError):
+                if attempt == IDEMPOTENT_ATTEMPTS - 1:
+                    raise
+                await asyncio.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         return asyncio.get_running_loop().create_task(coro)
@@ -243,7 +258,7 @@ class Rep:
                                   instance_guid=c.instance_guid)
         try:
             log.info("claiming")
-            await self._bbs("claim_actual_lrp", c.process_guid, c.index, c.instance_key)
+            await self._bbs_retrying("claim_actual_lrp", c.process_guid, c.index, c.instance_key)
             c.state, c.claimed_at = CLAIMED, time.monotonic()
             log.info("claimed")
             desired = await self._desired_lrp(c.process_guid)
@@ -257,8 +272,8 @@ class Rep:
                 address=self.config.address, instance_address=self.config.address,
                 preferred_address=models.ActualLRPNetInfo.HOST,
                 ports=[models.PortMapping(container_port=c.container_port, host_port=c.host_port)])
-            await self._bbs("start_actual_lrp", c.key, c.instance_key, net_info,
-                            availability_zone=self.config.zone)
+            await self._bbs_retrying("start_actual_lrp", c.key, c.instance_key, net_info,
+                                     availability_zone=self.config.zone)
             c.state = RUNNING
             log.info("container-is-running", host_port=c.host_port)
         except asyncio.CancelledError:

@@ -67,17 +67,37 @@ class RouterSender:
         return done.wait(timeout)
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
+        held: list[tuple[str, list[Message]] | threading.Event | None] = []  # taken, not yet handled
+        while True:
+            item = held.pop() if held else self._queue.get()
+            if item is None:
+                return
             if isinstance(item, threading.Event):
                 item.set()
                 continue
             action, messages = item
-            try:
-                response = self._session.post(f"{self.admin_url}/{action}", json=messages, timeout=10)
-                response.raise_for_status()
-                self._on_sent(len(messages))
-            except requests.RequestException as exc:
-                self.logger.error(f"emit.{action}-failed", exc, count=len(messages), router=self.admin_url)
+            # Coalesce what queued up meanwhile (a burst of events) into one request per action,
+            # stopping at the first item of another kind so that the order is kept.
+            messages = list(messages)
+            while len(messages) < BATCH_SIZE:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(following, tuple) and following[0] == action:
+                    messages.extend(following[1])
+                else:
+                    held.append(following)
+                    break
+            self._post(action, messages)
+
+    def _post(self, action: str, messages: list[Message]) -> None:
+        try:
+            response = self._session.post(f"{self.admin_url}/{action}", json=messages, timeout=10)
+            response.raise_for_status()
+            self._on_sent(len(messages))
+        except requests.RequestException as exc:
+            self.logger.error(f"emit.{action}-failed", exc, count=len(messages), router=self.admin_url)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -86,6 +106,8 @@ class RouterSender:
 
 
 class RouteEmitter:
+    """The routing table kept current from the BBS and registered with the router (module doc)."""
+
     def __init__(self, client: BBSClient, router_admin_url: str, timing: Timing, logger: Logger,
                  metrics: RouteEmitterMetrics | None = None) -> None:
         self.client = client

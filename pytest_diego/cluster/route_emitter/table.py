@@ -176,16 +176,25 @@ class RoutingTable:
     def __init__(self) -> None:
         self.desired: dict[str, DesiredRoutes] = {}
         self.instances: dict[str, dict[str, RoutableInstance]] = {}
+        self._route_count = 0
 
     # ------------------------------------------------------------------ derived registrations
 
-    def registrations_for(self, process_guid: str) -> dict[RegistrationKey, Message]:
+    def registrations_for(self, process_guid: str, instance_guid: str | None = None
+                          ) -> dict[RegistrationKey, Message]:
+        """Registrations of one LRP, or of one of its instances (what an instance event touches:
+        an LRP of 4000 instances must not cost 4000 messages per event)."""
         desired = self.desired.get(process_guid)
         instances = self.instances.get(process_guid)
         if desired is None or not instances:
             return {}
+        if instance_guid is not None:
+            one = instances.get(instance_guid)
+            chosen = [one] if one is not None else []
+        else:
+            chosen = list(instances.values())
         out: dict[RegistrationKey, Message] = {}
-        for instance in instances.values():
+        for instance in chosen:
             for route in desired.routes:
                 host_port = instance.host_port(route.port)
                 if host_port is None:
@@ -203,15 +212,18 @@ class RoutingTable:
         return out
 
     def route_count(self) -> int:
-        """Route–endpoint pairs (Diego's RoutesTotal)."""
-        return sum(len(self.registrations_for(guid)) for guid in self.desired)
+        """Route–endpoint pairs (Diego's RoutesTotal), kept current by every change."""
+        return self._route_count
 
     # ------------------------------------------------------------------ changes
 
-    def _change(self, process_guid: str, apply: Callable[[], object]) -> Diff:
-        before = self.registrations_for(process_guid)
+    def _change(self, process_guid: str, apply: Callable[[], object],
+                instance_guid: str | None = None) -> Diff:
+        before = self.registrations_for(process_guid, instance_guid)
         apply()
-        return diff(before, self.registrations_for(process_guid))
+        after = self.registrations_for(process_guid, instance_guid)
+        self._route_count += len(after) - len(before)
+        return diff(before, after)
 
     def set_desired(self, desired: DesiredRoutes) -> Diff:
         def apply() -> None:
@@ -226,7 +238,7 @@ class RoutingTable:
         def apply() -> None:
             self.instances.setdefault(instance.process_guid, {})[instance.instance_guid] = instance
 
-        return self._change(instance.process_guid, apply)
+        return self._change(instance.process_guid, apply, instance.instance_guid)
 
     def remove_instance(self, process_guid: str, instance_guid: str) -> Diff:
         def apply() -> None:
@@ -235,7 +247,7 @@ class RoutingTable:
             if not instances:
                 self.instances.pop(process_guid, None)
 
-        return self._change(process_guid, apply)
+        return self._change(process_guid, apply, instance_guid)
 
     def apply_event(self, event_type: str, message: Any) -> Diff:
         """Apply one ``lrp_instances`` stream event; events it does not route on give an empty diff."""
@@ -270,6 +282,7 @@ class RoutingTable:
             table.desired[desired.process_guid] = desired
         for instance in instances:
             table.instances.setdefault(instance.process_guid, {})[instance.instance_guid] = instance
+        table._route_count = len(table.registrations())
         return table
 
     def swap(self, new: RoutingTable, fresh_domains: Iterable[str]) -> Diff:
@@ -286,7 +299,9 @@ class RoutingTable:
                 new.instances.setdefault(guid, {}).setdefault(instance_guid, instance)
         before = self.registrations()
         self.desired, self.instances = new.desired, new.instances
-        return diff(before, self.registrations())
+        after = self.registrations()
+        self._route_count = len(after)
+        return diff(before, after)
 
 
 def diff(before: dict[RegistrationKey, Message], after: dict[RegistrationKey, Message]) -> Diff:

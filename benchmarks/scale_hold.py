@@ -1,0 +1,171 @@
+"""Hold a growing number of RUNNING instances on the embedded cluster (issue #4's 10k target).
+
+    .venv/bin/python -m benchmarks.scale_hold [--cells 100] [--levels 1000,5000,10000]
+        [--lrp-size 100] [--time-scale 1.0] [--hold 40] [--probes 40]
+
+For each level (instances, cumulative): desire LRPs of ``--lrp-size`` instances until the level is
+reached, time until all are RUNNING, then hold for ``--hold`` seconds (at least one convergence
+run) while desiring ``--probes`` one-instance LRPs one after another (desire-LRP latency under the
+held load). Records ConvergenceLRPDuration after the level is reached, memory (PSS) per cell, of
+the BBS and per instance, and CPU seconds per component. Goals (issue #4) at 10,000 instances:
+ConvergenceLRPDuration <= 5 s and desire-LRP p99 <= 250 ms. Writes ``results/scale_hold.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+from benchmarks._common import loadavg, memory_of, percentile, write_result
+from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
+from pytest_diego.workload.builders import desired_lrp
+
+MODULE = "benchmarks.scale_hold"
+DOMAIN = "scale"
+RUNS = "ConvergenceLRPRuns_total"
+
+
+def bbs_metric(metrics_url: str, name: str) -> float | None:
+    text = requests.get(metrics_url, timeout=10).text
+    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.eE+-]+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def running_count(client: Any) -> int:
+    return sum(1 for a in client.actual_lrps(domain=DOMAIN) if a.state == "RUNNING")
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    out: dict[str, float] = {"cells": 0.0}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        key = "cells" if name.startswith("cell-") else name
+        out[key] = out.get(key, 0.0) + t.user + t.system
+    return out
+
+
+def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: argparse.Namespace,
+          pids: dict[str, int]) -> dict[str, Any]:
+    metrics_url = cluster.metrics_urls["bbs"]
+    cpu0 = cpu_of(pids)
+    t0 = time.perf_counter()
+    sizes = []
+    remaining = target - have
+    while remaining > 0:
+        sizes.append(min(args.lrp_size, remaining))
+        remaining -= sizes[-1]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: client.desire_lrp(desired_lrp(f"hold-{uuid.uuid4().hex[:12]}", domain=DOMAIN,
+                                                              instances=n, memory_mb=64, disk_mb=128)),
+                      sizes))
+    desired_s = time.perf_counter() - t0
+    deadline = t0 + args.timeout
+    running = 0
+    while time.perf_counter() < deadline:
+        running = running_count(client)
+        if running >= target:
+            break
+        time.sleep(1.0)
+    all_running_s = time.perf_counter() - t0 if running >= target else None
+    runs_before = bbs_metric(metrics_url, RUNS) or 0.0
+    hold_end = time.perf_counter() + args.hold
+    latencies = []
+    for _ in range(args.probes):
+        began = time.perf_counter()
+        client.desire_lrp(desired_lrp(f"probe-{uuid.uuid4().hex[:12]}", domain="probe", instances=1))
+        latencies.append(time.perf_counter() - began)
+        time.sleep(max(0.0, args.hold / max(args.probes, 1) - latencies[-1]))
+    convergence: list[float] = []
+    while time.perf_counter() < hold_end + 4 * 30 * args.time_scale:
+        runs = bbs_metric(metrics_url, RUNS) or 0.0
+        if runs > runs_before and time.perf_counter() >= hold_end:
+            break
+        time.sleep(1.0)
+    value = bbs_metric(metrics_url, "ConvergenceLRPDuration")
+    if value is not None:
+        convergence.append(value)
+    lat = sorted(latencies)
+    cells_mem = memory_of([c.pid for c in cluster.cells])
+    bbs_mem = memory_of([pids["bbs"]])
+    cpu1 = cpu_of(pids)
+    return {
+        "instances": target, "running": running, "desired_s": desired_s, "all_running_s": all_running_s,
+        "placed_per_s": (target - have) / all_running_s if all_running_s else None,
+        "desire_lrp_ms": {"p50": percentile(lat, 50) * 1e3, "p99": percentile(lat, 99) * 1e3,
+                          "max": lat[-1] * 1e3, "n": len(lat)},
+        "convergence_lrp_duration_s": convergence[-1] if convergence else None,
+        "convergence_runs_seen": (bbs_metric(metrics_url, RUNS) or 0.0) - runs_before,
+        "cells_pss_mib": cells_mem["pss"] / 2**20,
+        "per_cell_pss_mib": cells_mem["pss"] / 2**20 / len(cluster.cells),
+        "bbs_pss_mib": bbs_mem["pss"] / 2**20,
+        "cpu_s": {k: round(cpu1.get(k, 0.0) - cpu0.get(k, 0.0), 2) for k in cpu1},
+        "loadavg": loadavg(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", type=int, default=100)
+    parser.add_argument("--levels", default="1000,5000,10000")
+    parser.add_argument("--lrp-size", type=int, default=100)
+    parser.add_argument("--containers", type=int, default=None, help="per cell (default 250)")
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--hold", type=float, default=40.0)
+    parser.add_argument("--probes", type=int, default=40)
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--name", default="scale_hold")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="pytest-diego-hold-") as state_dir:
+        began = time.perf_counter()
+        cluster = EmbeddedCluster.start(ClusterConfig(cells=args.cells, time_scale=args.time_scale,
+                                                      state_dir=Path(state_dir), start_timeout=300,
+                                                      cell_containers=args.containers))
+        up = time.perf_counter() - began
+        try:
+            pids = {name: info.pid for name, info in cluster.processes()}
+            idle = {"cells_pss_mib": memory_of([c.pid for c in cluster.cells])["pss"] / 2**20,
+                    "bbs_pss_mib": memory_of([pids["bbs"]])["pss"] / 2**20}
+            client = cluster.client(timeout=60)
+            have = 0
+            for target in levels:
+                r = level(cluster, client, target, have, args, pids)
+                results.append(r)
+                print(json.dumps(r), flush=True)
+                have = target
+                if r["all_running_s"] is None:
+                    break
+            client.close()
+        finally:
+            cluster.stop()
+    for r in results:
+        grown = r["cells_pss_mib"] - idle["cells_pss_mib"]
+        r["cell_mem_per_instance_kib"] = grown * 1024 / r["instances"]
+        r["bbs_mem_per_instance_kib"] = (r["bbs_pss_mib"] - idle["bbs_pss_mib"]) * 1024 / r["instances"]
+    top = results[-1] if results else {}
+    goals = {"instances": top.get("instances"),
+             "convergence_le_5s": (top.get("convergence_lrp_duration_s") or 99) <= 5.0,
+             "desire_p99_le_250ms": top.get("desire_lrp_ms", {}).get("p99", 1e9) <= 250.0}
+    path = write_result(args.name, MODULE, {"config": vars(args), "cells_up_s": up, "idle": idle,
+                                            "levels": results, "goals_met": goals})
+    print(json.dumps(goals))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
