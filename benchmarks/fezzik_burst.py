@@ -1,7 +1,7 @@
 """Diego's fezzik burst on the embedded cluster (issue #4): N cells, T Tasks plus one LRP of I instances.
 
     .venv/bin/python -m benchmarks.fezzik_burst [--cells 100] [--tasks 4000] [--instances 4000]
-        [--time-scale 1.0] [--rounds 1] [--profile-bbs]
+        [--time-scale 1.0] [--rounds 1] [--profile bbs,cell-0] [--baseline-pythonpath DIR]
 
 Per round: start the cluster (timed: "cells up"), then at t=0 desire the LRP and the Tasks at once
 (zero simulated container time), and time until every Task is COMPLETED, every ActualLRP is
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +31,7 @@ from typing import Any
 import psutil
 import requests
 
-from benchmarks._common import loadavg, memory_of, percentile, summary, write_result
+from benchmarks._common import RESULTS, loadavg, memory_of, percentile, summary, write_result
 from pytest_diego.bbs import BBSClient, models
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 from pytest_diego.workload.builders import app_hostname
@@ -38,6 +40,23 @@ from pytest_diego.workload.mix import fezzik_lrp, fezzik_task_definition
 MODULE = "benchmarks.fezzik_burst"
 DOMAIN = "fezzik"
 POLL = 0.5
+
+
+def _profile(name: str, pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    """py-spy ``pid`` for the burst (raw collapsed stacks; 10 Hz: the BBS runs a thread per connection)."""
+    out = RESULTS / f"profile_fezzik_{name}.txt"
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)),
+            "-r", "10", "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _set_pythonpath(directory: str | None) -> None:
+    """Make the cluster's child processes import pytest_diego from ``directory`` (None: as usual)."""
+    if directory:
+        os.environ["PYTHONPATH"] = directory
+    else:
+        os.environ.pop("PYTHONPATH", None)
 
 
 def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -122,7 +141,7 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
                                                   start_timeout=300))
     cells_up = time.perf_counter() - began
     result: dict[str, Any] = {"cells_up_s": cells_up, "loadavg_before": load_before}
-    profiler: subprocess.Popen[bytes] | None = None
+    profilers: list[subprocess.Popen[bytes]] = []
     try:
         pids = _component_pids(cluster)
         result["memory_idle"] = _memory_split(cluster, pids)
@@ -130,13 +149,8 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         lrp_guid = f"fezzik-lrp-{uuid.uuid4().hex[:8]}"
         hostname = app_hostname(lrp_guid)
         task_guids = [f"fezzik-task-{uuid.uuid4().hex}" for _ in range(args.tasks)]
-        if args.profile_bbs:
-            out = Path(args.profile_dir) / f"bbs-burst-{int(time.time())}.txt"
-            profiler = subprocess.Popen(
-                [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(pids["bbs"]),
-                 "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)), "-r", "10", "--nonblocking"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            result["profile"] = str(out)
+        profilers = [_profile(name, pids[name], args) for name in args.profile if name in pids]
+        result["profiles"] = [str(p.args[7]) for p in profilers]  # type: ignore[index]
         cpu_before = _cpu_seconds(pids)
         t0 = time.perf_counter()
         deadline = t0 + args.timeout
@@ -176,9 +190,9 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         result["loadavg_after"] = loadavg()
         client.close()
     finally:
-        if profiler is not None:
-            profiler.terminate()
-            profiler.wait(timeout=30)
+        for profiler in profilers:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            profiler.wait(timeout=60)
         cluster.stop()
     return result
 
@@ -203,23 +217,31 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=32, help="threads desiring in parallel")
     parser.add_argument("--timeout", type=float, default=180.0, help="give up a round after this")
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--profile-bbs", action="store_true", help="py-spy record the BBS during the burst")
-    parser.add_argument("--profile-dir", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--profile", default="", type=lambda v: [x for x in v.split(",") if x],
+                        help="components to py-spy during the burst, e.g. bbs,auctioneer,cell-0")
     parser.add_argument("--name", default="fezzik_burst")
+    parser.add_argument("--baseline-pythonpath", default=None,
+                        help="also run every round with the cluster's processes importing pytest_diego "
+                             "from this directory (a copy of the code before a change), alternating order")
     args = parser.parse_args()
-    rounds = []
+    variants = ["current"] + (["baseline"] if args.baseline_pythonpath else [])
+    rounds: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for i in range(args.rounds):
-        with tempfile.TemporaryDirectory(prefix="pytest-diego-fezzik-") as state_dir:
-            r = one_round(args, Path(state_dir))
-        rounds.append(r)
-        print(f"round {i + 1}: {json.dumps(r, default=float)}", flush=True)
-    agg = {key: summary([r[key] for r in rounds if r.get(key) is not None])
-           for key in ("cells_up_s", "tasks_completed_s", "lrps_running_s", "routes_listed_s",
-                       "all_answered_via_router_s")
-           if any(r.get(key) is not None for r in rounds)}
-    goals = {"cells_up_le_30s": all(r["cells_up_s"] <= 30 for r in rounds),
+        for variant in variants if i % 2 == 0 else variants[::-1]:
+            _set_pythonpath(args.baseline_pythonpath if variant == "baseline" else None)
+            with tempfile.TemporaryDirectory(prefix="pytest-diego-fezzik-") as state_dir:
+                r = one_round(args, Path(state_dir))
+            r["variant"] = variant
+            rounds[variant].append(r)
+            print(f"round {i + 1} {variant}: {json.dumps(r, default=float)}", flush=True)
+    _set_pythonpath(None)
+    keys = ("cells_up_s", "tasks_completed_s", "lrps_running_s", "routes_listed_s",
+            "all_answered_via_router_s")
+    agg = {v: {key: summary([r[key] for r in rs if r.get(key) is not None])
+               for key in keys if any(r.get(key) is not None for r in rs)} for v, rs in rounds.items()}
+    goals = {"cells_up_le_30s": all(r["cells_up_s"] <= 30 for r in rounds["current"]),
              "burst_le_40s": all(r.get("burst_done_s") is not None and r["burst_done_s"] <= 40
-                                 for r in rounds)}
+                                 for r in rounds["current"])}
     path = write_result(args.name, MODULE, {"config": vars(args), "rounds": rounds, "summary": agg,
                                             "goals_met": goals})
     print(json.dumps({"summary": agg, "goals_met": goals}, indent=1))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -26,7 +28,7 @@ from typing import Any
 import psutil
 import requests
 
-from benchmarks._common import loadavg, memory_of, percentile, write_result
+from benchmarks._common import RESULTS, loadavg, memory_of, percentile, write_result
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 from pytest_diego.workload.builders import desired_lrp
 
@@ -81,13 +83,19 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
         time.sleep(1.0)
     all_running_s = time.perf_counter() - t0 if running >= target else None
     runs_before = bbs_metric(metrics_url, RUNS) or 0.0
-    hold_end = time.perf_counter() + args.hold
+    spy = _profile(pids["bbs"], args, target) if args.profile_bbs and target == args.top else None
+    hold_start = time.perf_counter()
+    hold_end = hold_start + args.hold
     latencies = []
+    series = []
     for _ in range(args.probes):
         began = time.perf_counter()
         client.desire_lrp(desired_lrp(f"probe-{uuid.uuid4().hex[:12]}", domain="probe", instances=1))
         latencies.append(time.perf_counter() - began)
+        series.append((round(began - hold_start, 3), round(latencies[-1] * 1e3, 2)))
         time.sleep(max(0.0, args.hold / max(args.probes, 1) - latencies[-1]))
+    if spy is not None:
+        spy.wait(timeout=args.hold + 30)
     convergence: list[float] = []
     while time.perf_counter() < hold_end + 4 * 30 * args.time_scale:
         runs = bbs_metric(metrics_url, RUNS) or 0.0
@@ -113,7 +121,17 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
         "bbs_pss_mib": bbs_mem["pss"] / 2**20,
         "cpu_s": {k: round(cpu1.get(k, 0.0) - cpu0.get(k, 0.0), 2) for k in cpu1},
         "loadavg": loadavg(),
+        "probe_series_s_ms": series,
     }
+
+
+def _profile(pid: int, args: argparse.Namespace, target: int) -> subprocess.Popen[bytes]:
+    """py-spy the BBS (raw collapsed stacks, 20 Hz: it has a thread per connection) for the hold."""
+    out = RESULTS / f"profile_bbs_hold_{target}.txt"
+    spy = str(Path(sys.executable).with_name("py-spy"))
+    argv = [spy, "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-d", str(int(args.hold)),
+            "-r", "20", "--nonblocking"]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def main() -> None:
@@ -128,8 +146,11 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--name", default="scale_hold")
+    parser.add_argument("--profile-bbs", action="store_true",
+                        help="py-spy the BBS while holding the top level")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
+    args.top = levels[-1]
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pytest-diego-hold-") as state_dir:
         began = time.perf_counter()

@@ -7,9 +7,10 @@ Both scenarios run two-instance apps whose routes are probed throughout.
   the BBS does), SIGKILL the BBS, keep the load going for several convergence ticks, start it
   again. Desires that fail in the outage are counted, not fatal; every desire the BBS
   acknowledged must still be there afterwards (Jepsen's set checker).
-- **Wiped**: kill the BBS, wipe its store and start it on an empty one; each shard re-desires its
-  apps from its own record, the role Cloud Controller's sync played. In 2016 the route count fell
-  from about 7.8k to 0.45k here, because the route emitter ignored domain freshness.
+- **Wiped**: kill the BBS, wipe its store and start it on an empty one; the leader re-desires
+  every app from the workload's own record, the role Cloud Controller's sync played. In 2016 the
+  route count fell from about 7.8k to 0.45k here, because the route emitter ignored domain
+  freshness.
 
 Metrics recorded besides Diego's (names.py):
 
@@ -62,6 +63,7 @@ RECOVERY_BOUND = STARTUP + T.presence_ttl + T.convergence_interval + PLACEMENT
 BEFORE, AFTER = 3.0, OUTAGE + STARTUP + 1.0
 # Re-desiring is Cloud Controller's sync (every 30 s in Diego); the shards re-desire at once.
 REPOPULATE_BOUND = RECOVERY_BOUND
+WIPE_WINDOW = STARTUP + 2 * REPOPULATE_BOUND + 5.0  # every shard probes this long; the fault fits
 # Failed desires may only come from the outage: the killed time plus the restart allowance.
 LOAD_DURATION = BEFORE + OUTAGE + AFTER
 # The Tasks outlive the scenario: a Task that completed would be deleted by convergence 120 s
@@ -73,10 +75,12 @@ ROUTES = (f"max < {seconds(3 * PROBE_INTERVAL)}",)  # never two failed probes in
 ROUTE_RETENTION = "min >= 0.9"
 
 
-def apps(diego, workload, prefix: str) -> list:
+def apps(diego, workload, prefix: str, every_shard: bool = False) -> list:
+    """This shard's apps (or, with ``every_shard``, all of them)."""
+    total = workload.scaled(APPS)
     return [with_target_action(routed_at(desired_lrp(f"{prefix}-{i}", domain=prefix, instances=2),
                                          hostname(diego, f"{prefix}-{i}")))
-            for i in workload.indices(workload.scaled(APPS))]
+            for i in (range(total) if every_shard else workload.indices(total))]
 
 
 def running(bbs, domain: str, guids: set[str]) -> str | None:
@@ -174,42 +178,42 @@ def measurements_of(result, measurements) -> None:
 @pytest.mark.slo("RouteAvailability", "rate >= 0.99")
 @pytest.mark.slo("RouteRetention", ROUTE_RETENTION)
 def test_database_node_wiped(diego, bbs, nemesis, workload, measurements):
+    """The leader plays Cloud Controller (desires, wipes, re-desires every app, marks the domain
+    fresh once all are desired again); every shard probes its share of the apps' routes for the
+    same WINDOW, so no shard removes apps another is still probing."""
     domain = "db-wiped"
-    lrps = apps(diego, workload, domain)
-    guids, hosts = {lrp.process_guid for lrp in lrps}, [hostname(diego, lrp.process_guid) for lrp in lrps]
-    ttl = int(max(60.0, 10 * RECOVERY_BOUND))  # seconds; outlives the scenario
+    everything = apps(diego, workload, domain, every_shard=True)
+    mine = [hostname(diego, lrp.process_guid) for lrp in workload.shard(everything)]
+    guids = {lrp.process_guid for lrp in everything}
+    ttl = int(max(60.0, 10 * REPOPULATE_BOUND))  # seconds; outlives the scenario
 
-    with cleanup(diego, guids), Observers(diego, workload, measurements, metrics=True):
+    with cleanup(diego, guids if workload.leader else ()), \
+            Observers(diego, workload, measurements, metrics=True):
         if workload.leader:
             bbs.upsert_domain(domain, ttl)  # Cloud Controller keeps its domain fresh
-        for lrp in lrps:
-            bbs.desire_lrp(lrp)
+            for lrp in everything:
+                bbs.desire_lrp(lrp)
         wait_until("every app RUNNING before the fault", lambda: running(bbs, domain, guids), RECOVERY_BOUND)
-        wait_routable(diego.router_url, hosts, RECOVERY_BOUND)
+        wait_routable(diego.router_url, mine, RECOVERY_BOUND)
+        window_end = time.monotonic() + WIPE_WINDOW
         before = routes_total(measurements)
-        with Observers(diego, workload, measurements, events=False, hostnames=lambda: hosts,
+        with Observers(diego, workload, measurements, events=False, hostnames=lambda: mine,
                        probe_interval=PROBE_INTERVAL):
-            wiped_at = time.time()
             if workload.leader:
+                wiped_at = time.time()
                 nemesis.kill_bbs()
                 nemesis.wipe_store()
                 nemesis.restart_bbs()
-
-            def wiped() -> str | None:
-                infos = bbs.desired_lrp_scheduling_infos(domain=domain)
-                present = {d.desired_lrp_key.process_guid for d in infos}
-                return f"still desired: {sample(present & guids)}" if present & guids else None
-
-            wait_until("the BBS serves the wiped store", wiped, RECOVERY_BOUND)
-            started = time.monotonic()
-            for lrp in lrps:  # re-desire from this shard's own record, as Cloud Controller's sync did
-                redesire(bbs, lrp)
-            if workload.leader:
+                started = time.monotonic()
+                for lrp in everything:  # re-desire from the workload's own record: Cloud Controller's sync
+                    redesire(bbs, lrp)
                 bbs.upsert_domain(domain, ttl)
-            wait_until("every app desired and RUNNING again", lambda: running(bbs, domain, guids),
-                       2 * REPOPULATE_BOUND)
-            measurements.gauge("RepopulateDuration", unit="s").add(time.time(), time.monotonic() - started)
-        record_outage(measurements, hosts)
+                wait_until("every app desired and RUNNING again", lambda: running(bbs, domain, guids),
+                           2 * REPOPULATE_BOUND)
+                took = time.monotonic() - started
+                measurements.gauge("RepopulateDuration", unit="s").add(time.time(), took)
+            time.sleep(max(0.0, window_end - time.monotonic()))
+        record_outage(measurements, mine)
         if workload.leader:
             record_retention(measurements, before, wiped_at)
 

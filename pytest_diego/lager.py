@@ -12,6 +12,7 @@ Log levels follow lager: 0 debug, 1 info, 2 error, 3 fatal. The message is
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import sys
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import IO, Any
 
 DEBUG, INFO, ERROR, FATAL = 0, 1, 2, 3
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 _SECRET_KEYS = frozenset({"password", "key", "private_key", "dsn", "image_password", "secret"})
 
@@ -62,12 +65,9 @@ class Logger:
             "log_level": level,
             "data": _redact(data) if data else {},
         }
-        line = json.dumps(record, separators=(",", ":"), default=str)
-        with self._lock:
-            try:
-                self._stream.write(line + "\n")
-            except ValueError:  # stream closed during shutdown
-                pass
+        line = _ENCODE(record)
+        with self._lock, contextlib.suppress(ValueError):  # ValueError: closed during shutdown
+            self._stream.write(line + "\n")
 
     def info(self, message: str, **data: Any) -> None:
         self.log(INFO, message, data)

@@ -156,7 +156,7 @@ class CommandNemesis(_Nemesis):
         if not self.commands.get(kind):
             raise FaultNotConfigured(
                 f"no command to {kind.replace('_', ' ')} on this Diego: set diego_{kind}_command in "
-                "[tool.pytest.ini_options] (see the README for bosh examples)")
+                "[tool.pytest.ini_options]")
 
     def _act(self, kind: str, target: str) -> str:
         command = str(self.commands[kind]).format(cell_id=target, target=target)

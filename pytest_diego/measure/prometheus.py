@@ -12,13 +12,15 @@ metrics never are).
 
 **Combining series.** Several series of one name (labels, or one per cell/endpoint) are summed
 for counts (``LRPsRunning`` over cells) and maxed for durations (the slowest
-``RepBulkSyncDuration`` is the one that matters).
+``RepBulkSyncDuration`` is the one that matters). Metrics in ``per_endpoint`` are also kept per
+labelled endpoint as ``<name>.<label>`` (``ContainerCount.cell-3``), so the report can show
+instances per cell and a cell that died stops getting samples.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import requests
@@ -30,7 +32,8 @@ from pytest_diego.measure.http import EndpointError, get
 if TYPE_CHECKING:
     from pytest_diego.measure.measurements import Measurements
 
-DEFAULT_METRICS = names.LOOP_DURATIONS + names.CLUSTER_GAUGES
+DEFAULT_METRICS = (*names.LOOP_DURATIONS, *names.CLUSTER_GAUGES, "ContainerCount")
+PER_ENDPOINT_METRICS = ("ContainerCount",)
 
 
 def combine(name: str, a: float | None, b: float) -> float:
@@ -59,8 +62,11 @@ class MetricsSampler:
 
     def __init__(self, endpoints: Iterable[str], measurements: Measurements,
                  wanted: Iterable[str] = DEFAULT_METRICS, timeout: float = 5.0,
-                 duration_scale: float = 1.0) -> None:
+                 duration_scale: float = 1.0, labels: Mapping[str, str] | None = None,
+                 per_endpoint: Iterable[str] = PER_ENDPOINT_METRICS) -> None:
         self.endpoints = list(endpoints)
+        self.labels = dict(labels or {})  # endpoint URL -> label, e.g. its cell_id
+        self.per_endpoint = set(per_endpoint)
         self.measurements = measurements
         self.wanted = set(wanted)
         self.timeout = timeout
@@ -91,9 +97,12 @@ class MetricsSampler:
         totals: dict[str, float] = {}
         errors: list[EndpointError] = []
         for url in self.endpoints:
+            label = self.labels.get(url)
             try:
                 for name, value in self.scrape(url).items():
                     totals[name] = combine(name, totals.get(name), value)
+                    if label is not None and name in self.per_endpoint:
+                        self.measurements.gauge(f"{name}.{label}").add(now, value)
             except EndpointError as e:
                 errors.append(e)
                 self.failures[url] = self.failures.get(url, 0) + 1

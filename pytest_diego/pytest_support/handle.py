@@ -10,30 +10,32 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_diego.nemesis import CommandNemesis, EmbeddedNemesis, FaultLog, cell_id_of
-from pytest_diego.pytest_support.rundir import RunDir
 from pytest_diego.pytest_support.target import Embedded, External, Target
 from pytest_diego.workload.builders import APP_DOMAIN
 
 
 class ClusterAccess:
-    """Owns (or attaches to) the embedded cluster of one run; stops what it started."""
+    """Owns (or attaches to) the embedded cluster of one run; stops what it started.
 
-    def __init__(self, target: Target, run_dir: RunDir, owner: bool) -> None:
+    The cluster's state directory is ``<results dir>/cluster``: its lager logs and cluster.json
+    stay there after the run for inspection, and are replaced by the next run's.
+    """
+
+    def __init__(self, target: Target, state_dir: Path, owner: bool) -> None:
         self.target = target
-        self.run_dir = run_dir
+        self.state_dir = state_dir.resolve()
         self.owner = owner
         self.cluster: Any = None
         self.error: str | None = None
-
-    @property
-    def state_dir(self) -> Path:
-        return self.run_dir.path / "cluster"
 
     def start(self) -> None:
         """Start the embedded cluster (owner only); remember a failure to report it per test."""
@@ -44,6 +46,7 @@ class ClusterAccess:
         t = self.target
         db = None if t.db == "sqlite" else t.db
         try:
+            _clear_previous_run(self.state_dir)
             self.cluster = EmbeddedCluster.start(ClusterConfig(
                 cells=t.cells, db=db, tls=t.tls, time_scale=t.time_scale, state_dir=self.state_dir))
         except Exception as exc:
@@ -159,3 +162,25 @@ class DiegoHandle:
         where = "embedded cluster" if self.embedded else self.target.bbs_url  # type: ignore[union-attr]
         return f"<Diego {where}>"
 
+
+
+def _clear_previous_run(state_dir: Path) -> None:
+    """Remove the previous run's cluster files (its store too), unless that run is still going."""
+    try:
+        pid = int(json.loads((state_dir / "cluster.json").read_text())["launcher"]["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pid = 0
+    if pid > 0 and _alive(pid):
+        raise RuntimeError(f"another run (pid {pid}) is using {state_dir}; "
+                           "give this run its own --diego-results DIR")
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -60,12 +60,14 @@ def add_options(parser: pytest.Parser) -> None:
     add("diego-results", "directory for results.json (default diego-results)", metavar="DIR")
     add("diego-slo", "override an SLO: 'Metric=expr[;expr]' or 'test_name::Metric=expr' (repeatable)",
         action="append", metavar="OVERRIDE")
-    add("diego-slo-file", "SLO overrides file (.toml, .json or .ini; see the README)", metavar="FILE")
+    add("diego-slo-file", "SLO overrides file: .toml, .json or .ini mapping METRIC or TEST::METRIC to "
+        "expressions", metavar="FILE")
     add("diego-baseline", "a previous results.json: fail when a metric got worse than it", metavar="FILE")
     add("diego-baseline-tolerance", "how much worse than the baseline is tolerated (default 0.10 = 10%%)",
         metavar="FRACTION")
-    add("diego-sample-interval", "how often Diego's metrics endpoints are sampled during a scenario "
-        "(default 1s; 0 turns sampling off)", metavar="DURATION")
+    add("diego-sample-interval", "sample Diego's metrics endpoints (loop durations, LRP/Task gauges) "
+        "this often while each scenario that uses Diego runs, e.g. 1s (default off: for scenarios "
+        "that do not sample themselves)", metavar="DURATION")
     add("diego-barrier-timeout", "xdist: how long a worker waits for its partners at a scenario's start "
         "and end (default 10m)", metavar="DURATION")
     for kind, help in FAULT_COMMANDS.items():
@@ -83,7 +85,7 @@ class DiegoSettings:
     baseline: Path | None = None
     baseline_tolerance: float = 0.10
     barrier_timeout: float = 600.0
-    sample_interval: float = 1.0
+    sample_interval: float = 0.0
 
 
 def raw(config: pytest.Config, name: str) -> Any:
@@ -126,6 +128,6 @@ def read_settings(config: pytest.Config, environ: dict[str, str]) -> DiegoSettin
 
 
 def _interval(value: Any) -> float:
-    if value is not None and str(value).strip() in ("0", "0s", "off"):
+    if value is None or str(value).strip() in ("0", "0s", "off"):
         return 0.0
-    return duration(value, "--diego-sample-interval", 1.0)
+    return duration(value, "--diego-sample-interval", 0.0)

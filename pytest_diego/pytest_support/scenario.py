@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -22,7 +22,6 @@ from pytest_diego.pytest_support.rundir import PartnerLost, RunDir
 from pytest_diego.pytest_support.verdicts import Baseline, Verdict, check_expression, judge
 
 SCENARIO_MARKERS = ("scenario", "slo", "soak")
-T = TypeVar("T")
 
 
 def is_scenario(item: pytest.Item) -> bool:

@@ -13,6 +13,7 @@ import contextlib
 import platform
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,6 +56,7 @@ class DiegoSession:
             self.role = "worker"
             self.me = workerinput["workerid"]
             self.run_dir = RunDir(workerinput["diego_run_dir"])
+            cluster_dir = Path(workerinput["diego_cluster_dir"])
             fanout = workerinput.get("diego_fanout", True)
             self.members = [f"gw{i}" for i in range(workerinput["workercount"])] if fanout else [self.me]
         else:
@@ -63,7 +65,8 @@ class DiegoSession:
             self.me = "main"
             self.run_dir = RunDir()
             self.members = [self.me]
-        self.access = ClusterAccess(settings.target, self.run_dir, self.role != "worker")
+            cluster_dir = settings.results_dir / "cluster"
+        self.access = ClusterAccess(settings.target, cluster_dir, self.role != "worker")
         self.handle = DiegoHandle(settings.target, self.access)
         self.scenario_ids: list[str] = []
         self.reports: dict[str, dict[str, list[pytest.TestReport]]] = {}
@@ -105,6 +108,7 @@ class DiegoSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["diego_run_dir"] = str(self.run_dir.path)
+        node.workerinput["diego_cluster_dir"] = str(self.access.state_dir)
         node.workerinput["diego_fanout"] = self.dist in FANOUT_DIST
 
     @pytest.hookimpl(optionalhook=True)
@@ -262,8 +266,26 @@ class DiegoSession:
             if nodeid not in self.tests:
                 self.scenario_ids.append(nodeid)
                 self._update(nodeid)
-        if self.tests or self.interrupted:
+        if self.tests:
             self.write_results()
+            self.write_report()
+
+    def write_report(self) -> None:
+        """report.html beside results.json, once per run (rendering takes seconds). A plot that
+        cannot be drawn must not cost the run its verdicts, so a failure is a warning."""
+        from pytest_diego.report.html import render_report  # matplotlib loads only here
+
+        results_dir = self.settings.results_dir
+        terminal = self.config.pluginmanager.get_plugin("terminalreporter")
+        try:
+            path = render_report(results_dir / "results.json", results_dir / "report.html")
+        except Exception as e:
+            message = f"pytest-diego: {results_dir / 'report.html'} not written: {type(e).__name__}: {e}"
+        else:
+            message = f"pytest-diego: results in {results_dir / 'results.json'}, report in {path}"
+        if terminal is not None:
+            terminal.ensure_newline()
+            terminal.write_line(message)
 
     def write_results(self) -> None:
         environment = {

@@ -33,10 +33,6 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Verdict:
-        return cls(**data)
-
 
 def check_expression(metric: str, expression: str, where: str) -> None:
     """Raise a usage error when an SLO expression does not parse."""

@@ -115,7 +115,7 @@ def legend_above(fig: Figure, ax: Axes) -> None:
     """The axes' legend entries in one row above the plot, clear of the data."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        per_row = 5 if fig.get_figwidth() >= 9 else 2
+        per_row = 4 if fig.get_figwidth() >= 9 else 2
         fig.legend(handles, labels, loc="outside upper center", ncols=min(len(labels), per_row),
                    frameon=False, fontsize=9)
 

@@ -22,8 +22,9 @@ TASK_COUNTS = (("TasksPending", "pending"), ("TasksRunning", "running"),
 # Bulk loops and Diego's default interval in seconds (diego-behaviour.md §7.3); none = per auction.
 LOOPS = (("ConvergenceLRPDuration", 30.0), ("ConvergenceTaskDuration", 30.0), ("RepBulkSyncDuration", 30.0),
          ("RouteEmitterSyncDuration", 60.0), ("AuctioneerFetchStatesDuration", None))
-ROUTE_COUNTS = (("RouterEndpoints", "router: route–endpoint pairs"),
-                ("RoutesTotal", "route emitter: RoutesTotal"), ("RouterRoutes", "router: hostnames"))
+ROUTE_COUNTS = (("RouterEndpoints", "router: route–endpoint pairs", "-"),
+                ("RoutesTotal", "route emitter: RoutesTotal", "--"),
+                ("RouterRoutes", "router: hostnames", "-"))
 CELL_PREFIX = "ContainerCount."
 LATENCY = "RequestLatency"
 MAX_ROUTES = 8
@@ -73,6 +74,12 @@ def counts_panel(test: dict[str, Any], frame: Frame) -> Panel:
     groups = [(label, [(n, lbl) for n, lbl in names if series.get(n)])
               for label, names in (("LRP instances", LRP_COUNTS), ("Tasks", TASK_COUNTS))]
     groups = [(label, present) for label, present in groups if present]
+    busy = [(label, present) for label, present in groups
+            if any(v for name, _ in present for _, v in series[name])]
+    if busy and len(busy) < len(groups):
+        idle = [label for label, _ in groups if label not in {b for b, _ in busy}]
+        caption += f" {' and '.join(idle)} stayed at 0 (not drawn)."
+        groups = busy
     if not groups:
         return _missing("counts", title, caption, "series LRPsDesired, LRPsRunning or CrashedActualLRPs")
     fig, axes = figure(frame, rows=len(groups), height=2.0 + 1.6 * len(groups))
@@ -151,12 +158,12 @@ def loops_panel(test: dict[str, Any], frame: Frame, time_scale: float) -> Panel:
     drawn: set[float] = set()
     for (name, interval), colour in zip(present, COLORS, strict=False):
         x, y = _xy(series[name], frame)
-        ax.step(x, [max(v, 1e-4) for v in y], where="post", color=colour, linewidth=1.4, label=name)
+        ax.step(x, y, where="post", color=colour, linewidth=1.4, label=name)
         if interval is not None and interval * time_scale not in drawn:
             drawn.add(interval * time_scale)
             ax.axhline(interval * time_scale, color=colour, linestyle=":", linewidth=1.4,
                        label=f"interval {interval * time_scale:g} s ({_loop_owner(name)})")
-    ax.set_yscale("log")
+    ax.set_yscale("log", nonpositive="mask")  # a loop that took 0 s has no point on a log axis
     style(ax, frame, "seconds (log scale)")
     top = max([v for name, _ in present for _, v in series[name]] + list(drawn))
     ax.set_ylim(top=top * 3)
@@ -174,10 +181,11 @@ def routes_panel(test: dict[str, Any], frame: Frame) -> Panel:
     series = test.get("series") or {}
     windows = test.get("windows") or {}
     title = "Routes available over time"
-    caption = ("Route–endpoint pairs in the router's table and the route emitter's RoutesTotal; below, the "
-               "share of app-route probes through the router answered 200 per window. Faults marked.")
-    counts = [(n, label) for n, label in ROUTE_COUNTS if series.get(n)]
+    counts = [(n, label, line) for n, label, line in ROUTE_COUNTS if series.get(n)]
     availability = windows.get("RouteAvailability")
+    caption = ("Route–endpoint pairs in the router's table and the route emitter's RoutesTotal"
+               + ("; below, the share of app-route probes through the router answered 200 per window"
+                  if availability and availability.get("start") else "") + ". Faults marked.")
     if not counts and not (availability and availability.get("start")):
         return _missing("routes", title, caption, "series RouterEndpoints/RoutesTotal nor windows "
                         "RouteAvailability")
@@ -188,11 +196,11 @@ def routes_panel(test: dict[str, Any], frame: Frame) -> Panel:
     axes = list(axes) if len(rows) > 1 else [axes]
     for ax, row in zip(axes, rows, strict=True):
         if row == "counts":
-            for (name, label), colour in zip(counts, COLORS, strict=False):
+            for (name, label, line), colour in zip(counts, COLORS, strict=False):
                 x, y = _xy(series[name], frame)
-                ax.step(x, y, where="post", color=colour, linewidth=1.6, label=label)
+                ax.step(x, y, where="post", color=colour, linewidth=1.6, linestyle=line, label=label)
             style(ax, frame, "routes", xlabel=ax is axes[-1])
-            _headroom(ax, [v for name, _ in counts for _, v in series[name]])
+            _headroom(ax, [v for name, _, _ in counts for _, v in series[name]])
         else:
             assert availability is not None
             x = [frame.x(s + availability["width"] / 2) for s in availability["start"]]

@@ -28,6 +28,7 @@ from typing import Any
 
 from pytest_diego.measure.measurements import Measurements
 from pytest_diego.measure.metrics import Gauge, Rate, Trend
+from pytest_diego.report.windows import windows
 
 SCHEMA = 1
 PERCENTILES = (("med", 50.0), ("p(90)", 90.0), ("p(95)", 95.0), ("p(99)", 99.0), ("p(99.9)", 99.9))
@@ -54,7 +55,8 @@ def summarize_metric(metric: Trend | Rate | Gauge) -> dict[str, Any]:
 
 
 def summarize(measurements: Measurements) -> dict[str, Any]:
-    """``metrics``, ``series`` (gauge samples) and ``timelines`` of merged measurements."""
+    """``metrics``, ``series`` (gauge samples), ``windows`` (per-window counts and percentiles,
+    for the report's over-time plots) and ``timelines`` of merged measurements."""
     metrics = {}
     series = {}
     for name in measurements.names():
@@ -64,7 +66,8 @@ def summarize(measurements: Measurements) -> dict[str, Any]:
         metrics[name] = summarize_metric(metric)
         if isinstance(metric, Gauge):
             series[name] = [[t, v] for t, v in sorted(metric.samples)]
-    return {"metrics": metrics, "series": series, "timelines": measurements.timelines.to_dict()}
+    return {"metrics": metrics, "series": series, "windows": windows(measurements),
+            "timelines": measurements.timelines.to_dict()}
 
 
 def write_results(path: Path, document: dict[str, Any]) -> None:

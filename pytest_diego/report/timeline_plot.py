@@ -107,5 +107,5 @@ def _draw(ranked: list[str], rows: dict[str, list[Segment]], stages: dict[str, t
     if frame.faults:
         handles.append(Line2D([], [], color=FAULT_COLOR, linestyle="--", label="fault"))
     fig.legend(handles=handles, loc="outside upper center", frameon=False,
-               ncols=len(handles) if frame.width_in >= 9 else 3)
+               ncols=len(handles) if frame.width_in >= 9 else 2)
     return data_uri(fig)

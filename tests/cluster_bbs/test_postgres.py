@@ -8,6 +8,7 @@ from bbs_harness import desired_lrp, instance_key, task_definition
 
 from pytest_diego.bbs import models
 from pytest_diego.bbs.client import BBSClient
+from pytest_diego.cluster.bbs.schema import MIGRATIONS
 
 
 def test_records_survive_a_restart_on_postgres(make_bbs, postgres_dsn):
@@ -30,6 +31,6 @@ def test_records_survive_a_restart_on_postgres(make_bbs, postgres_dsn):
         assert client.domains() == ["cf-apps"]
     with psycopg.connect(postgres_dsn) as conn:
         migrations = conn.execute("SELECT version, applied_at FROM schema_migrations").fetchall()
-        assert [version for version, _ in migrations] == [1]
+        assert [version for version, _ in migrations] == [version for version, _ in MIGRATIONS]
         assert migrations[0][1].startswith("20")  # an ISO timestamp
         assert conn.execute("SELECT count(*) FROM actual_lrps WHERE process_guid = 'web'").fetchone() == (3,)

@@ -79,3 +79,12 @@ def test_durations_served_in_seconds_are_kept_as_served(server):
     m = Measurements()
     MetricsSampler([server.url + "/metrics"], m, timeout=2).sample()
     assert m.metric("ConvergenceLRPDuration").values() == [0.25]
+
+
+def test_per_endpoint_metrics_are_kept_per_labelled_cell(server):
+    server.handler = lambda req: server.send(req, 200, b"# TYPE ContainerCount gauge\nContainerCount 5\n")
+    url = server.url + "/metrics"
+    m = Measurements()
+    assert MetricsSampler([url], m, timeout=2, labels={url: "cell-3"}).sample() == []
+    assert m.metric("ContainerCount.cell-3").values() == [5.0]
+    assert m.metric("ContainerCount").values() == [5.0]

@@ -5,14 +5,20 @@ against an embedded cluster started with ``python -m pytest_diego cluster up``, 
 the real-Diego options (``--diego-bbs-url`` ...), because the plugin has no option for the cells'
 container model. With containers that take 32 s to create, Diego's burst results (most Tasks done
 in under 20 s, all in under 30 s, perf-history.md §3.3–§3.4) are missed and the run must fail with
-the SLO messages; the same run on instant containers must pass.
+the SLO messages; the same run on instant containers must pass. With the auctioneer frozen
+(SIGSTOP) for a few seconds once the burst has begun, scheduling misses Diego's "all 4000 Tasks
+scheduled in under 5 s" and the run must fail on that bound.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +27,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 APPS_DOMAIN = "apps.pytest-diego.test"
 SLOW_CONTAINERS = "fixed:32"  # seconds to create each container: past the 30 s Task bound
+STALL = 8.0  # seconds the auctioneer stays frozen once the burst's Tasks wait for it
 
 
 @pytest.fixture
@@ -69,3 +76,33 @@ def test_burst_slos_fail_on_slow_containers_and_pass_on_a_healthy_cluster(cluste
     assert verdicts[("TaskTimeToRunning", "p(99) < 5s")]["passed"]
     assert verdicts[("RequestLatency.DesireTask", "p(99) < 1s")]["passed"]
     assert "Diego SLOs:" in output and "✗" in output
+
+
+def test_burst_fails_on_a_stalled_auctioneer(cluster, tmp_path):
+    state = cluster("stalled")
+    auctioneer = state["components"]["auctioneer"]["pid"]
+    staller = threading.Thread(target=stall_once_burst_begins, args=(state["bbs_url"], auctioneer),
+                               daemon=True)
+    staller.start()
+    try:
+        stalled, verdicts = run_burst(state, tmp_path / "stalled")
+    finally:
+        staller.join(STALL + 150)
+        os.kill(auctioneer, signal.SIGCONT)
+    assert stalled.returncode == pytest.ExitCode.TESTS_FAILED, stalled.stdout[-3000:]
+    assert "SLO failed: TaskTimeToRunning p(99) < 5s — observed" in stalled.stdout, stalled.stdout[-3000:]
+    assert not verdicts[("TaskTimeToRunning", "p(99) < 5s")]["passed"]
+    assert verdicts[("TaskSucceeded", "rate == 1")]["passed"]  # slow, not broken: every Task ran
+
+
+def stall_once_burst_begins(bbs_url: str, pid: int) -> None:
+    """SIGSTOP the auctioneer once the burst's LRP is desired, SIGCONT it STALL seconds later."""
+    from pytest_diego.bbs import BBSClient
+
+    deadline = time.monotonic() + 120
+    with BBSClient(bbs_url, timeout=5.0) as client:
+        while time.monotonic() < deadline and not client.desired_lrps(domain="fezzik"):
+            time.sleep(0.05)
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(STALL)
+    os.kill(pid, signal.SIGCONT)

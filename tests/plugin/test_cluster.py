@@ -14,7 +14,7 @@ import pytest
 
 from tests.plugin.conftest import check_results_schema, results
 
-SMALL = ("--diego-cells", "2", "--diego-time-scale", "0.1")
+SMALL = ("--diego-cells", "2", "--diego-time-scale", "0.1", "--diego-sample-interval", "0.5s")
 
 BURST = """
 import json, os, time
@@ -78,6 +78,7 @@ def test_embedded_cluster_same_verdicts_with_and_without_xdist_and_stopped_after
     assert burst["series"]["ConvergenceLRPDuration"]
     [fault] = two["tests"]["test_burst.py::test_cell_failure"]["faults"]  # delivered once, not per worker
     assert (fault["kind"], fault["target"], fault["ok"]) == ("kill_cell", "cell-1", True)
+    assert (pytester.path / "sharded" / "cluster" / "logs" / "bbs.log").stat().st_size > 0  # logs are kept
     runs = [json.loads(line) for line in pids_file.read_text().splitlines()]
     assert len(runs) == 2  # one cluster per run, whatever the number of workers
     deadline = time.monotonic() + 10

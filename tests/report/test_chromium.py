@@ -13,9 +13,6 @@ from typing import Any
 import pytest
 from browser import Chromium, find_chromium
 
-from pytest_diego.report.html import render_report
-from pytest_diego.report.sample import sample_results
-
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
                                 "(Debian: apt-get install -y chromium)")
@@ -48,11 +45,9 @@ def _open(report: Path, shot: Path) -> Any:
         return browser.open_page(report.as_uri(), CHECK, screenshot=shot)
 
 
-def test_report_renders_in_chromium(tmp_path: Path, _sample: dict[str, Any]) -> None:
-    results_dir = tmp_path / "diego-results"
-    report = render_report(_sample, results_dir / "report.html")
-    shot = results_dir / "report.png"
-    page = _open(report, shot)
+def test_report_renders_in_chromium(single_report: Path) -> None:
+    shot = single_report.parent / "report.png"  # the screenshot goes to the results folder
+    page = _open(single_report, shot)
     assert page.exceptions == []
     assert page.console_errors == []
     assert page.remote_requests == []
@@ -68,14 +63,11 @@ def test_report_renders_in_chromium(tmp_path: Path, _sample: dict[str, Any]) -> 
     assert width == 1400 and height > 5000
 
 
-def test_comparison_renders_in_chromium(tmp_path: Path, _sample: dict[str, Any]) -> None:
-    results_dir = tmp_path / "diego-results"
-    report = render_report([_sample, sample_results(seed=1, slow=2.0)], results_dir / "comparison.html",
-                           labels=["before", "after"])
-    page = _open(report, results_dir / "comparison.png")
+def test_comparison_renders_in_chromium(comparison_report: Path) -> None:
+    page = _open(comparison_report, comparison_report.parent / "comparison.png")
     assert page.exceptions == [] and page.console_errors == [] and page.remote_requests == []
     value = page.value
-    assert value["figures"] == 28
+    assert value["figures"] == 7 + 2 * 7  # the burst ran only before; the cell failure in both
     assert value["decoded"] == value["images"]
     assert value["pageWidth"] <= 1400
 

@@ -80,6 +80,9 @@ class _Conn(socketserver.BaseRequestHandler):
         line = rfile.readline(MAX_HEADER_LINE + 1)
         if not line:
             return False
+        if _too_long(line):
+            self._send(sock, Response(400, b"request line too long\n", "text/plain"), close=True)
+            return False
         parts = line.decode("latin-1").split()
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             self._send(sock, Response(400, b"malformed request line\n", "text/plain"), close=True)
@@ -90,6 +93,9 @@ class _Conn(socketserver.BaseRequestHandler):
             raw = rfile.readline(MAX_HEADER_LINE + 1)
             if raw in (b"\r\n", b"\n", b""):
                 break
+            if _too_long(raw):  # never split one long header into several
+                self._send(sock, Response(400, b"header line too long\n", "text/plain"), close=True)
+                return False
             name, _, value = raw.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         else:
@@ -235,6 +241,11 @@ class Server(socketserver.ThreadingTCPServer):
                 sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 sock.close()
+
+
+def _too_long(line: bytes) -> bool:
+    """A line cut off at the read limit (no end of line within MAX_HEADER_LINE bytes)."""
+    return len(line) > MAX_HEADER_LINE and not line.endswith(b"\n")
 
 
 def peer_closed(sock: socket.socket) -> bool:

@@ -1,0 +1,212 @@
+"""Load-driver throughput (issue #9): pytest-diego's harness beside Locust and plain loops.
+
+    .venv/bin/python -m benchmarks.load_driver [--rounds 5] [--duration 4] [--users 4]
+
+Each round runs every driver once, in a rotated order, each in its own process for
+``--duration`` seconds with ``--users`` concurrent users, against the same endpoints started once:
+
+- a trivial HTTP endpoint (``benchmarks.trivial_server``): harness (``ClosedModel`` +
+  ``BBSClient.ping`` + ``RequestRecorder``), harness with the proposed ``http.client`` transport,
+  ``BBSClient`` alone, a ``requests`` loop, an ``http.client`` loop, Locust ``HttpUser`` and
+  ``FastHttpUser`` (headless subprocesses; counts from their stats CSV);
+- the embedded BBS (``python -m pytest_diego.cluster.bbs``, no auctioneer): harness Ping and
+  DesireTask, Locust FastHttpUser Ping;
+- two harness processes at once on the trivial endpoint (scaling from 1 to 2 processes).
+
+The per-core figure is operations per CPU-second of the driver process (its own CPU time over
+the measured window), which the other tenants of a shared machine disturb far less than wall
+rates. Reports median and spread over rounds and ratios within each round. Writes
+``results/load_driver.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import loadavg, summary, write_result
+
+MODULE = "benchmarks.load_driver"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PY = sys.executable
+LOCUST = str(Path(PY).with_name("locust"))
+
+
+@contextmanager
+def process(argv: list[str], ready: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Start ``argv``, wait for a stdout line containing ``ready``; terminate it (by pid) on exit."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if ready not in line:
+            raise RuntimeError(f"{argv[:4]} did not start: {line!r}")
+        yield proc, line
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def trivial_server() -> Iterator[str]:
+    with process([PY, "-m", "benchmarks.trivial_server"], '"port"') as (_, line):
+        yield f"http://127.0.0.1:{json.loads(line)['port']}"
+
+
+@contextmanager
+def embedded_bbs() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="pytest-diego-bench-bbs-") as state_dir:
+        proc = subprocess.Popen([PY, "-m", "pytest_diego.cluster.bbs", "--state-dir", state_dir], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            run_file = Path(state_dir) / "run" / "bbs.json"
+            deadline = time.monotonic() + 30
+            while not run_file.exists():
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the embedded BBS did not start")
+                time.sleep(0.1)
+            yield json.loads(run_file.read_text())["url"]
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def drive(kind: str, url: str, args: argparse.Namespace, op: str = "ping",
+          copies: int = 1) -> dict[str, Any]:
+    """Run ``copies`` driver processes at once; their summed ops and CPU, and the longest wall."""
+    argv = [PY, "-m", "benchmarks.drive", kind, url, "--op", op, "--duration", str(args.duration),
+            "--users", str(args.users)]
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    outs = []
+    for p in procs:
+        out, _ = p.communicate(timeout=args.duration + 120)
+        outs.append(json.loads(out.strip().splitlines()[-1]))
+    return {"ops": sum(o["ops"] for o in outs), "cpu_s": sum(o["cpu_s"] for o in outs),
+            "wall_s": max(o["wall_s"] for o in outs), "failed": sum(o.get("failed", 0) for o in outs)}
+
+
+def locust(user: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """A headless Locust run; requests from its stats CSV, CPU from the locustfile's hooks."""
+    with tempfile.TemporaryDirectory(prefix="pytest-diego-bench-locust-") as tmp:
+        cpu_file = Path(tmp) / "cpu.json"
+        env = {**os.environ, "BENCH_USER": user, "BENCH_CPU_FILE": str(cpu_file)}
+        subprocess.run([LOCUST, "-f", str(HERE / "locust_ping.py"), "--headless", "-u", str(args.users),
+                        "-r", str(args.users), "-t", f"{args.duration:g}s", "-H", url, "--csv",
+                        str(Path(tmp) / "run"), "--only-summary", "--loglevel", "WARNING"],
+                       cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=args.duration + 120, check=False)
+        with open(Path(tmp) / "run_stats.csv") as f:
+            row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+        marks = json.loads(cpu_file.read_text())
+    rate = float(row["Requests/s"])
+    failures = int(row["Failure Count"])
+    # the CSV's count may lag the end of the run; its Requests/s is count over the counted window
+    return {"ops": rate * marks["wall_s"], "cpu_s": marks["cpu_s"], "wall_s": marks["wall_s"],
+            "failed": failures, "csv_count": int(row["Request Count"])}
+
+
+def per_cpu(r: dict[str, Any]) -> float:
+    return r["ops"] / r["cpu_s"] if r["cpu_s"] > 0 else float("nan")
+
+
+def per_wall(r: dict[str, Any]) -> float:
+    return r["ops"] / r["wall_s"] if r["wall_s"] > 0 else float("nan")
+
+
+def one_round(i: int, trivial: str, bbs: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    jobs: list[tuple[str, Any]] = [
+        ("trivial/harness", lambda: drive("harness", trivial, args)),
+        ("trivial/harness-fast", lambda: drive("harness-fast", trivial, args)),
+        ("trivial/client", lambda: drive("client", trivial, args)),
+        ("trivial/requests", lambda: drive("requests", trivial, args)),
+        ("trivial/httpclient", lambda: drive("httpclient", trivial, args)),
+        ("trivial/locust-http", lambda: locust("http", trivial, args)),
+        ("trivial/locust-fast", lambda: locust("fast", trivial, args)),
+        ("trivial/harness-x2", lambda: drive("harness", trivial, args, copies=2)),
+        ("bbs/harness-ping", lambda: drive("harness", bbs, args)),
+        ("bbs/harness-fast-ping", lambda: drive("harness-fast", bbs, args)),
+        ("bbs/harness-desire", lambda: drive("harness", bbs, args, op="desire")),
+        ("bbs/harness-fast-desire", lambda: drive("harness-fast", bbs, args, op="desire")),
+        ("bbs/locust-fast-ping", lambda: locust("fast", bbs, args)),
+    ]
+    shift = i % len(jobs)
+    out: dict[str, dict[str, Any]] = {}
+    for name, job in jobs[shift:] + jobs[:shift]:
+        r = job()
+        r["per_cpu_s"], r["per_wall_s"], r["loadavg"] = per_cpu(r), per_wall(r), loadavg()
+        out[name] = r
+        print(f"round {i + 1} {name}: {r['per_cpu_s']:.0f} ops/CPU-s, {r['per_wall_s']:.0f} ops/s",
+              flush=True)
+    return out
+
+
+RATIOS = {
+    "harness_vs_locust_fast_per_cpu": ("trivial/harness", "trivial/locust-fast", per_cpu),
+    "harness_fast_vs_locust_fast_per_cpu": ("trivial/harness-fast", "trivial/locust-fast", per_cpu),
+    "harness_vs_locust_http_per_cpu": ("trivial/harness", "trivial/locust-http", per_cpu),
+    "harness_vs_requests_loop_per_cpu": ("trivial/harness", "trivial/requests", per_cpu),
+    "harness_vs_client_alone_per_cpu": ("trivial/harness", "trivial/client", per_cpu),
+    "harness_fast_vs_harness_per_cpu": ("trivial/harness-fast", "trivial/harness", per_cpu),
+    "two_processes_vs_one_wall": ("trivial/harness-x2", "trivial/harness", per_wall),
+    "bbs_desire_fast_vs_desire_per_cpu": ("bbs/harness-fast-desire", "bbs/harness-desire", per_cpu),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--users", type=int, default=4)
+    args = parser.parse_args()
+    rounds = []
+    with trivial_server() as trivial, embedded_bbs() as bbs:
+        for i in range(args.rounds):
+            rounds.append(one_round(i, trivial, bbs, args))
+    names = list(rounds[0])
+    figures = {n: {"ops_per_cpu_s": summary([r[n]["per_cpu_s"] for r in rounds]),
+                   "ops_per_wall_s": summary([r[n]["per_wall_s"] for r in rounds]),
+                   "cpu_us_per_op": summary([1e6 * r[n]["cpu_s"] / max(r[n]["ops"], 1) for r in rounds]),
+                   "failed": sum(r[n]["failed"] for r in rounds)} for n in names}
+    ratios = {k: summary([f(r[a]) / f(r[b]) for r in rounds]) for k, (a, b, f) in RATIOS.items()}
+    def cpu_us(r: dict[str, Any]) -> float:
+        return 1e6 * r["cpu_s"] / max(r["ops"], 1)
+
+    overhead = {
+        "harness_minus_client_cpu_us": summary([cpu_us(r["trivial/harness"]) - cpu_us(r["trivial/client"])
+                                                for r in rounds]),
+        "client_minus_httpclient_cpu_us": summary([cpu_us(r["trivial/client"])
+                                                   - cpu_us(r["trivial/httpclient"]) for r in rounds]),
+        "harness_minus_locust_fast_cpu_us": summary([cpu_us(r["trivial/harness"])
+                                                     - cpu_us(r["trivial/locust-fast"]) for r in rounds]),
+    }
+    goal = ratios["harness_vs_locust_fast_per_cpu"]["median"] >= 1.0
+    path = write_result("load_driver", MODULE, {
+        "config": vars(args), "figures": figures, "ratios": ratios, "overhead": overhead,
+        "goal_no_slower_than_fasthttpuser": goal, "rounds": rounds})
+    print(json.dumps({"ratios": {k: round(v["median"], 3) for k, v in ratios.items()}, "overhead": overhead,
+                      "goal_met": goal}, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
