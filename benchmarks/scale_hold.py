@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,12 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
         series.append((round(began - hold_start, 3), round(latencies[-1] * 1e3, 2)))
         time.sleep(max(0.0, args.hold / max(args.probes, 1) - latencies[-1]))
     if spy is not None:
-        spy.wait(timeout=args.hold + 30)
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it has on SIGINT; it can lag behind
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
     convergence: list[float] = []
     while time.perf_counter() < hold_end + 4 * 30 * args.time_scale:
         runs = bbs_metric(metrics_url, RUNS) or 0.0
@@ -126,11 +132,11 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
 
 
 def _profile(pid: int, args: argparse.Namespace, target: int) -> subprocess.Popen[bytes]:
-    """py-spy the BBS (raw collapsed stacks, 20 Hz: it has a thread per connection) for the hold."""
+    """py-spy the BBS during the hold (raw collapsed stacks at 5 Hz: it lags at higher rates)."""
     out = RESULTS / f"profile_bbs_hold_{target}.txt"
     spy = str(Path(sys.executable).with_name("py-spy"))
     argv = [spy, "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-d", str(int(args.hold)),
-            "-r", "20", "--nonblocking"]
+            "-r", "5", "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

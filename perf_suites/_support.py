@@ -137,12 +137,10 @@ class Observers:
 
     def __init__(self, diego: Any, workload: Any, measurements: Measurements, *, events: bool = True,
                  metrics: bool = False, hostnames: Callable[[], Iterable[str]] | None = None,
-                 probe_interval: float = 1.0, sample_interval: float = 0.5,
-                 prober_measurements: Measurements | None = None) -> None:
+                 probe_interval: float = 1.0, sample_interval: float = 0.5) -> None:
         self.diego, self.workload, self.measurements = diego, workload, measurements
         self.events, self.metrics, self.hostnames = events, metrics, hostnames
         self.probe_interval, self.sample_interval = probe_interval, sample_interval
-        self.prober_measurements = prober_measurements or measurements
         self._stack = contextlib.ExitStack()
         self.sampler: MetricsSampler | None = None
         self.prober: RouteProber | None = None
@@ -176,7 +174,7 @@ class Observers:
                                 name="perf-sampler").start()
             stack.callback(periodic.stop)
         if self.hostnames is not None:
-            self.prober = RouteProber(self.diego.router_url, self.prober_measurements, self.hostnames,
+            self.prober = RouteProber(self.diego.router_url, self.measurements, self.hostnames,
                                       timeout=2.0, concurrency=8)
             stack.callback(self.prober.close)
             periodic = Periodic(self.prober.probe_all, self.probe_interval, name="perf-prober").start()

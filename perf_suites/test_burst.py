@@ -84,8 +84,8 @@ def test_fast_burst(diego, bbs, workload, measurements):
     task_guids = [f"fezzik-task-{i}" for i in workload.indices(n)]
     process_guid = "fezzik-lrp"
     router_url = diego.router_url
-    mine = [process_guid] if workload.leader else []
-    with cleanup(diego, mine, task_guids), Observers(diego, workload, measurements):
+    lrps = [process_guid] if workload.leader else []
+    with cleanup(diego, lrps, task_guids), Observers(diego, workload, measurements):
         started = time.time()
         if workload.leader:
             lrp = fezzik_lrp(process_guid, n, domain=DOMAIN)
@@ -106,8 +106,8 @@ def test_fast_burst(diego, bbs, workload, measurements):
         if workload.leader:
             remove_lrps(bbs, [process_guid])
         resolve_tasks(bbs, task_guids)
-        mine = set(task_guids)
-        wait_until("teardown", lambda: teardown_left(bbs, workload.leader, process_guid, mine), WAIT)
+        left = set(task_guids)
+        wait_until("teardown", lambda: teardown_left(bbs, workload.leader, process_guid, left), WAIT)
         measurements.gauge("TeardownDuration", unit="s").add(time.time(), time.monotonic() - teardown)
 
 

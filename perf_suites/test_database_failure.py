@@ -174,7 +174,7 @@ def measurements_of(result, measurements) -> None:
 
 @pytest.mark.scenario("database node wiped")
 @pytest.mark.slo("RepopulateDuration", f"max < {seconds(REPOPULATE_BOUND)}")
-@pytest.mark.slo("AppRouteOutage", *ROUTES)
+@pytest.mark.slo("AppRouteOutage", *ROUTES)  # "running apps stay up" through data loss (§4.1)
 @pytest.mark.slo("RouteAvailability", "rate >= 0.99")
 @pytest.mark.slo("RouteRetention", ROUTE_RETENTION)
 def test_database_node_wiped(diego, bbs, nemesis, workload, measurements):

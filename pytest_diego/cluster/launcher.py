@@ -260,8 +260,11 @@ class EmbeddedCluster:
 
     def _bbs_args(self) -> list[str]:
         st = self._state
+        db = ["--db", st.db]
+        if state.has_password(st.db):  # never on a command line: every local user can read those
+            db = ["--db-file", str(state.write_dsn(self.state_dir, st.db))]
         args = ["pytest_diego.cluster.bbs", *self._common(), "--listen", st.bbs_url.split("://", 1)[1],
-                "--db", st.db, "--auctioneer-url", st.auctioneer_url]
+                *db, "--auctioneer-url", st.auctioneer_url]
         if st.bbs_health_url:  # a restart keeps the health port too
             args += ["--health-listen", st.bbs_health_url.split("://", 1)[1].split("/", 1)[0]]
         if st.tls:

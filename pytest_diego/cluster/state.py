@@ -16,9 +16,38 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SCHEMA = 1
 FILENAME = "cluster.json"
+DSN_FILENAME = "bbs-db.dsn"
+"""Beside cluster.json, mode 0600: the store's DSN when it carries a password. cluster.json
+(read by people, attached to bug reports) and command lines (``ps``) only show it redacted."""
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by ``***``."""
+    parts = urlsplit(dsn)
+    if parts.password:
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+    return dsn
+
+
+def has_password(dsn: str) -> bool:
+    return bool(urlsplit(dsn).password)
+
+
+def dsn_file(state_dir: Path | str) -> Path:
+    return Path(state_dir) / DSN_FILENAME
+
+
+def write_dsn(state_dir: Path | str, dsn: str) -> Path:
+    """Write the secret DSN for the BBS (``--db-file``) and for restarts, readable by us only."""
+    path = dsn_file(state_dir)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(dsn + "\n")
+    return path
 
 
 class ClusterStateError(RuntimeError):
@@ -100,7 +129,7 @@ class ClusterState:
             "router_admin_url": self.router_admin_url,
             "auctioneer_url": self.auctioneer_url,
             "time_scale": self.time_scale,
-            "db": self.db,
+            "db": redact_dsn(self.db),
             "tls": asdict(self.tls) if self.tls else None,
             "launcher": self.launcher,
             "components": {name: c.to_json() for name, c in self.components.items()},
@@ -138,7 +167,10 @@ def locked(state_dir: Path) -> Iterator[None]:
 
 
 def write(state: ClusterState) -> Path:
+    """Write cluster.json atomically (the DSN redacted; a password goes to ``DSN_FILENAME``)."""
     path = Path(state.state_dir) / FILENAME
+    if has_password(state.db):
+        write_dsn(state.state_dir, state.db)
     tmp = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
@@ -157,6 +189,13 @@ def read(state_dir: Path | str) -> ClusterState:
     except (OSError, json.JSONDecodeError) as exc:
         raise ClusterStateError(f"cannot read {path}: {exc}") from exc
     try:
-        return ClusterState.from_json(data)
+        st = ClusterState.from_json(data)
     except (KeyError, TypeError, ValueError) as exc:
         raise ClusterStateError(f"{path} is not a pytest-diego cluster state file: {exc!r}") from exc
+    if has_password(st.db):  # redacted: the real DSN is in the private file beside it
+        try:
+            st.db = dsn_file(state_dir).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ClusterStateError(f"cluster.json's store DSN has its password in {dsn_file(state_dir)}, "
+                                    f"which cannot be read: {exc}") from exc
+    return st

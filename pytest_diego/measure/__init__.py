@@ -18,7 +18,7 @@ from pytest_diego.measure.histogram import RELATIVE_ERROR, Histogram
 from pytest_diego.measure.http import EndpointError
 from pytest_diego.measure.measurements import Measurements, Metric
 from pytest_diego.measure.metrics import Gauge, Rate, Trend, Window
-from pytest_diego.measure.perfchug import LagerReader, read_lager_logs
+from pytest_diego.measure.perfchug import LagerLogError, LagerReader, read_lager_logs
 from pytest_diego.measure.periodic import Periodic
 from pytest_diego.measure.prometheus import MetricsSampler
 from pytest_diego.measure.requests import RequestRecorder
@@ -34,6 +34,7 @@ __all__ = [
     "EventFollower",
     "Gauge",
     "Histogram",
+    "LagerLogError",
     "LagerReader",
     "Measurements",
     "Metric",

@@ -80,6 +80,10 @@ def _lrp_key(data: dict[str, Any]) -> tuple[str, int] | None:
     return None
 
 
+class LagerLogError(ValueError):
+    """A lager log that cannot be read at all (missing, a directory, a pipe); names the path."""
+
+
 class LagerReader:
     """Feeds lager lines into a ``Measurements``: perfchug's pairs and timeline milestones."""
 
@@ -91,9 +95,18 @@ class LagerReader:
         self._last: dict[tuple[str, Any], str] = {}  # the latest milestone of each Task/instance
 
     def read_file(self, path: str | Path) -> None:
+        """Read one log file; ``LagerLogError`` if it is not a readable regular file (a pipe or
+        device would block or never end)."""
         path = Path(path)
-        with path.open(encoding="utf-8", errors="replace") as lines:
-            self.read_lines(lines, str(path))
+        try:
+            if not path.exists():
+                raise LagerLogError(f"lager log {path}: no such file")
+            if not path.is_file():
+                raise LagerLogError(f"lager log {path}: not a regular file")
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                self.read_lines(lines, str(path))
+        except OSError as e:
+            raise LagerLogError(f"lager log {path}: cannot be read: {e.strerror or e}") from e
 
     def read_lines(self, lines: Iterable[str], source: str) -> None:
         for line in lines:

@@ -24,6 +24,7 @@ import pytest
 @pytest.mark.scenario("held")
 @pytest.mark.slo("Op", "count >= 1")
 def test_held(diego, workload, measurements):
+    assert diego.cluster.cells  # the embedded cluster starts on first use
     trend = measurements.trend("Op")
     for _ in range(20):
         trend.record(time.time(), 0.001)

@@ -49,11 +49,11 @@ def cluster(tmp_path: Path) -> Iterator[Callable[..., dict]]:
                         "--state-dir", str(state_dir)], capture_output=True, timeout=120)
 
 
-def run_burst(state: dict, results: Path) -> tuple[subprocess.CompletedProcess, dict]:
+def run_burst(state: dict, results: Path, scale: str = "0.1") -> tuple[subprocess.CompletedProcess, dict]:
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "perf_suites/test_burst.py", "--diego-bbs-url", state["bbs_url"],
          "--diego-router-url", state["router_url"], "--diego-apps-domain", APPS_DOMAIN,
-         "--diego-scale", "0.1", "--diego-results", str(results)],
+         "--diego-scale", scale, "--diego-results", str(results)],
         cwd=REPO, capture_output=True, text=True, timeout=400)
     verdicts = json.loads((results / "results.json").read_text())["tests"]
     [test] = verdicts.values()
@@ -85,7 +85,8 @@ def test_burst_fails_on_a_stalled_auctioneer(cluster, tmp_path):
                                daemon=True)
     staller.start()
     try:
-        stalled, verdicts = run_burst(state, tmp_path / "stalled")
+        # the full default burst (80 Tasks on 2 cells): its desires outlast the moment the stall begins
+        stalled, verdicts = run_burst(state, tmp_path / "stalled", scale="1")
     finally:
         staller.join(STALL + 150)
         os.kill(auctioneer, signal.SIGCONT)
@@ -96,13 +97,14 @@ def test_burst_fails_on_a_stalled_auctioneer(cluster, tmp_path):
 
 
 def stall_once_burst_begins(bbs_url: str, pid: int) -> None:
-    """SIGSTOP the auctioneer once the burst's LRP is desired, SIGCONT it STALL seconds later."""
+    """SIGSTOP the auctioneer once the burst's first Task is desired (the LRP was desired just
+    before, so its DesireDesiredLRP is not caught waiting), SIGCONT it STALL seconds later."""
     from pytest_diego.bbs import BBSClient
 
     deadline = time.monotonic() + 120
     with BBSClient(bbs_url, timeout=5.0) as client:
-        while time.monotonic() < deadline and not client.desired_lrps(domain="fezzik"):
-            time.sleep(0.05)
+        while time.monotonic() < deadline and not client.tasks(domain="fezzik"):
+            time.sleep(0.01)
     os.kill(pid, signal.SIGSTOP)
     time.sleep(STALL)
     os.kill(pid, signal.SIGCONT)

@@ -25,6 +25,8 @@ def parse_args(argv: list[str] | None = None) -> BBSConfig:
     p.add_argument("--health-listen", default="127.0.0.1:0", help="plain-HTTP /ping and /metrics")
     p.add_argument("--db", default=None,
                    help="sqlite:////abs/path.sqlite3 or postgresql://... (default DIR/bbs.sqlite3)")
+    p.add_argument("--db-file", type=Path, default=None,
+                   help="read the store's DSN from this file (keeps a password off the command line)")
     p.add_argument("--auctioneer-url", default=None, help="where start requests go (default: dropped)")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiplies every Diego interval")
     p.add_argument("--convergence-interval", type=float, default=None,
@@ -35,8 +37,16 @@ def parse_args(argv: list[str] | None = None) -> BBSConfig:
     p.add_argument("--allow-non-loopback", action="store_true",
                    help="allow --listen on a non-loopback address")
     a = p.parse_args(argv)
+    db = a.db
+    if a.db_file is not None:
+        if a.db is not None:
+            raise ConfigError("give --db or --db-file, not both")
+        try:
+            db = a.db_file.read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"--db-file {a.db_file}: cannot read it: {e.strerror or e}") from e
     return BBSConfig(
-        state_dir=a.state_dir, listen=a.listen, health_listen=a.health_listen, db=a.db,
+        state_dir=a.state_dir, listen=a.listen, health_listen=a.health_listen, db=db,
         auctioneer_url=a.auctioneer_url, time_scale=a.time_scale, tls_ca=a.tls_ca,
         tls_cert=a.tls_cert, tls_key=a.tls_key, allow_non_loopback=a.allow_non_loopback,
         convergence_interval=a.convergence_interval,
