@@ -23,15 +23,14 @@ from collections import Counter
 
 import pytest
 import requests
+from _observers import Observers, routed_instance_guids
 from _support import (
-    Observers,
     burst_task,
     cleanup,
     hostname,
     remove_lrps,
     resolve_tasks,
     routed_at,
-    routed_instance_guids,
     sample,
     seconds,
     timing,

@@ -30,8 +30,8 @@ import threading
 import time
 
 import pytest
+from _observers import Observers, wait_routable
 from _support import (
-    Observers,
     cleanup,
     desired_instances,
     hostname,
@@ -41,7 +41,6 @@ from _support import (
     sample,
     seconds,
     timing,
-    wait_routable,
     wait_until,
     with_target_action,
 )

@@ -20,8 +20,8 @@ import time
 
 import pytest
 from _crash_policy import CrashPolicyWatch
+from _observers import Observers, wait_routable
 from _support import (
-    Observers,
     cleanup,
     hostname,
     missing_instances,
@@ -30,7 +30,6 @@ from _support import (
     seconds,
     soak_duration,
     timing,
-    wait_routable,
     wait_until,
     with_target_action,
 )

@@ -49,7 +49,7 @@ APP_MIX = (
     AppKind("crashing", 2, 1, 128, 0.0, crashing=True),
 )
 CRASH_ENV = {"MIN_SECONDS_TIL_CRASH": "30", "MAX_SECONDS_TIL_CRASH": "360"}
-MIX_DISK_MB = 1024
+MIX_DISK_MB = 100  # every cedar manifest asks for "disk: 100M" (perf-history.md §5.3)
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,11 @@ class FakeBBS:
     def start_actual_lrp(self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey,
                          net_info: models.ActualLRPNetInfo, **kw: Any) -> None:
         self._record("start_actual_lrp", key, instance_key, net_info)
-        lrp = self.actual[(key.process_guid, key.index)]
+        lrp = self.actual.get((key.process_guid, key.index))
+        if lrp is None:  # Diego's BBS creates a missing ActualLRP on start
+            lrp = self.actual[(key.process_guid, key.index)] = models.ActualLRP(actual_lrp_key=key)
+        elif lrp.state == "RUNNING" and lrp.actual_lrp_instance_key != instance_key:
+            raise BBSError("ActualLRPCannotBeStarted", "running as another instance")
         lrp.state = "RUNNING"
         lrp.actual_lrp_instance_key.CopyFrom(instance_key)
         lrp.actual_lrp_net_info.CopyFrom(net_info)

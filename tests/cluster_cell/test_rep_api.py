@@ -222,7 +222,7 @@ def test_bulk_sync_reconciles_with_the_bbs(cell):
     assert port_closed(cell.address, moved_port)
     assert [x["process_guid"] for x in state(cell)["lrps"]] == ["kept"]
     assert state(cell)["tasks"] == []
-    assert len(bbs.called("start_actual_lrp")) == starts_before + 1
+    assert len(bbs.called("start_actual_lrp")) == starts_before + 2  # kept, and moved (refused)
     assert bbs.actual[("kept", 0)].state == "RUNNING"
     assert [(a[0], a[2].instance_guid) for a in bbs.called("remove_actual_lrp")] == [("forgotten", "ghost")]
     assert [(a[0], a[2], a[3]) for a in bbs.called("complete_task")] == [
@@ -249,3 +249,23 @@ def test_metrics_text_is_prometheus_gauges():
 def test_malformed_work_is_refused(cell, body):
     r = requests.post(f"{cell.url}/work", data=body, timeout=5)
     assert r.status_code == 400 and "invalid work" in r.json()["error"]
+
+
+def test_bulk_sync_restarts_actual_lrps_a_purged_bbs_lost(cell):
+    """Diego's rep rule: a running container whose ActualLRP is gone (the database node was
+    wiped) is started again, not shut down, so running apps survive a purged BBS."""
+    bbs = cell.bbs
+    bbs.desire("survivor")
+    post_work(cell, lrps=[lrp_work("survivor", 0)])
+    lrp = eventually(lambda: running(bbs, "survivor", 0))
+    port = lrp.actual_lrp_net_info.ports[0].host_port
+    guid = lrp.actual_lrp_instance_key.instance_guid
+    bbs.actual.clear()  # the store was wiped
+
+    cell.call(cell.rep.bulk_sync())
+
+    assert [x["process_guid"] for x in state(cell)["lrps"]] == ["survivor"]
+    restored = bbs.actual[("survivor", 0)]
+    assert restored.state == "RUNNING" and restored.actual_lrp_instance_key.instance_guid == guid
+    assert restored.actual_lrp_net_info.ports[0].host_port == port
+    assert not port_closed(cell.address, port)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_diego.bbs import models
-from pytest_diego.bbs.errors import BBSConnectionError, BBSTimeoutError
+from pytest_diego.bbs.errors import BBSConnectionError, BBSError, BBSTimeoutError
 from pytest_diego.cluster.cell import behaviour
 from pytest_diego.cluster.cell.container_model import ContainerModel
 from pytest_diego.cluster.cell.containers import CLAIMED, RESERVED, RUNNING, LRPContainer, TaskContainer
@@ -274,11 +274,7 @@ class Rep:
             created_in = await self._create_container()
             log.info("running-container", creation_duration=created_in)
             c.host_port, c.listener = await open_listener(c, self.config.address, self.ports_in_use)
-            net_info = models.ActualLRPNetInfo(
-                address=self.config.address, instance_address=self.config.address,
-                preferred_address=models.ActualLRPNetInfo.HOST,
-                ports=[models.PortMapping(container_port=c.container_port, host_port=c.host_port)])
-            await self._bbs_retrying("start_actual_lrp", c.key, c.instance_key, net_info,
+            await self._bbs_retrying("start_actual_lrp", c.key, c.instance_key, self._net_info(c),
                                      availability_zone=self.config.zone)
             c.state = RUNNING
             log.info("container-is-running", host_port=c.host_port)
@@ -366,8 +362,9 @@ class Rep:
     async def bulk_sync(self) -> None:
         """Reconcile this cell's containers with what the BBS says is on it.
 
-        - a container the BBS no longer has here (removed, retired, claimed elsewhere, back to
-          UNCLAIMED, CRASHED) is stopped and released;
+        - a running container whose ActualLRP is gone or UNCLAIMED is started again (Diego's rep
+          rule: a purged BBS must not shut down running apps); one the BBS places elsewhere, or
+          a container not yet running whose row is gone or CRASHED, is stopped and released;
         - a CLAIMED row whose container is already running is started again;
         - a CLAIMED/RUNNING row here with no container is removed (RemoveActualLRP);
         - a task no longer RUNNING here (cancelled, deleted) is stopped; a RUNNING task here with no
@@ -387,17 +384,12 @@ class Rep:
             if c.claimed_at is None or c.claimed_at > began:
                 continue
             row = rows.get(c.instance_guid)
-            if row is None or row.state not in ("CLAIMED", "RUNNING"):
-                session.info("stopping-unknown-instance", instance_guid=c.instance_guid)
-                if c.lifecycle is not None:
-                    c.lifecycle.cancel()
-                self._forget_lrp(c)
+            if row is None and c.state == RUNNING and c.host_port is not None:
+                calls.append(self._readopt(c, session))
+            elif row is None or row.state not in ("CLAIMED", "RUNNING"):
+                self._stop_unknown(c, session)
             elif row.state == "CLAIMED" and c.state == RUNNING and c.host_port is not None:
-                net_info = models.ActualLRPNetInfo(
-                    address=self.config.address, instance_address=self.config.address,
-                    preferred_address=models.ActualLRPNetInfo.HOST,
-                    ports=[models.PortMapping(container_port=c.container_port, host_port=c.host_port)])
-                calls.append(self._bbs("start_actual_lrp", c.key, c.instance_key, net_info,
+                calls.append(self._bbs("start_actual_lrp", c.key, c.instance_key, self._net_info(c),
                                        availability_zone=self.config.zone))
         for guid, row in rows.items():
             if guid in self.lrps or guid in self._ended:
@@ -430,6 +422,35 @@ class Rep:
         self.bulk_sync_duration = time.monotonic() - began
         session.info("finished", duration=self.bulk_sync_duration,
                      containers=len(self.lrps) + len(self.tasks))
+
+    def _net_info(self, c: LRPContainer) -> models.ActualLRPNetInfo:
+        return models.ActualLRPNetInfo(
+            address=self.config.address, instance_address=self.config.address,
+            preferred_address=models.ActualLRPNetInfo.HOST,
+            ports=[models.PortMapping(container_port=c.container_port, host_port=c.host_port)])
+
+    def _stop_unknown(self, c: LRPContainer, session: Any, **data: Any) -> None:
+        session.info("stopping-unknown-instance", instance_guid=c.instance_guid, **data)
+        if c.lifecycle is not None:
+            c.lifecycle.cancel()
+        self._forget_lrp(c)
+
+    async def _readopt(self, c: LRPContainer, session: Any) -> None:
+        """A running container whose ActualLRP the BBS no longer has on this cell.
+
+        Diego's rep never lets a missing ActualLRP shut down a running container, because the
+        BBS may have been purged (a wiped database node must not take every app down with it):
+        it starts the ActualLRP again, which creates it or moves an UNCLAIMED one to RUNNING. Only
+        when the BBS refuses (the instance runs elsewhere) is the container stopped.
+        """
+        try:
+            await self._bbs("start_actual_lrp", c.key, c.instance_key, self._net_info(c),
+                            availability_zone=self.config.zone)
+        except BBSError as e:
+            self._stop_unknown(c, session, reason=e.type)
+        else:
+            session.info("restarted-missing-actual-lrp", instance_guid=c.instance_guid,
+                         process_guid=c.process_guid)
 
     # ------------------------------------------------------------------ metrics
 
