@@ -72,7 +72,8 @@ class _Nemesis:
         self._random = random.Random(seed)
 
     def kill_cells(self, fraction: float | None = None, count: int | None = None) -> list[str]:
-        """Kill ``count`` cells, or ``fraction`` of them (at least one); return their ids."""
+        """Kill ``count`` live cells, or ``fraction`` of the live cells (at least one); return
+        their ids."""
         cells = sorted(self._cells())
         if (fraction is None) == (count is None):
             raise ValueError("kill_cells takes exactly one of fraction= or count=")
@@ -133,7 +134,9 @@ class EmbeddedNemesis(_Nemesis):
 
     def __init__(self, cluster: Any, log: FaultLog | None = None, leader: bool = True,
                  seed: str = "") -> None:
-        super().__init__(lambda: [cell_id_of(c) for c in cluster.cells], log, leader, seed)
+        # only live cells can be chosen: a second kill_cells must not "kill" a dead cell again
+        super().__init__(lambda: [cell_id_of(c) for c in cluster.cells if getattr(c, "alive", True)],
+                         log, leader, seed)
         self.cluster = cluster
 
     def _act(self, kind: str, target: str) -> str:
