@@ -26,6 +26,7 @@ def machine() -> dict[str, Any]:
 
 
 def loadavg() -> list[float]:
+    """1, 5 and 15-minute load averages, rounded."""
     return [round(x, 2) for x in os.getloadavg()]
 
 

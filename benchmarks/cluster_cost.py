@@ -27,6 +27,7 @@ MODULE = "benchmarks.cluster_cost"
 
 
 def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far per component, cells summed under ``"cells"``."""
     out: dict[str, float] = {"cells": 0.0}
     for name, pid in pids.items():
         try:
@@ -39,6 +40,7 @@ def _cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 def _counts(pids: list[int]) -> dict[str, int]:
+    """Threads and open file descriptors summed over ``pids``."""
     threads = fds = 0
     for pid in pids:
         try:
@@ -51,6 +53,7 @@ def _counts(pids: list[int]) -> dict[str, int]:
 
 
 def measure(cells: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Start ``cells`` cells, idle, record the cost, stop."""
     with tempfile.TemporaryDirectory(prefix="pytest-diego-cost-") as state_dir:
         load = loadavg()
         began = time.perf_counter()

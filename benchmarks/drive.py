@@ -60,6 +60,7 @@ def _loops(users: int, duration: float, make_op: Callable[[], Callable[[], objec
 
 
 def run(kind: str, url: str, duration: float, users: int, op_name: str = "ping") -> dict[str, object]:
+    """Drive ``url`` with ``kind`` for ``duration`` seconds; ops, wall and CPU seconds."""
     cpu0, t0 = time.process_time(), time.perf_counter()
     if kind in ("harness", "harness-fast"):
         m = Measurements()

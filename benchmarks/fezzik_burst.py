@@ -60,6 +60,7 @@ def _set_pythonpath(directory: str | None) -> None:
 
 
 def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds so far of each named process."""
     out: dict[str, float] = {}
     for name, pid in pids.items():
         try:
@@ -71,6 +72,7 @@ def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
 
 
 def _component_pids(cluster: EmbeddedCluster) -> dict[str, int]:
+    """Component or cell name -> pid."""
     return {name: info.pid for name, info in cluster.processes()}
 
 
@@ -129,11 +131,13 @@ def _probe_through_router(router_url: str, hostname: str, instances: int, deadli
 
 
 def _route_count(admin_url: str, hostname: str) -> int:
+    """Endpoints the router lists for ``hostname``."""
     table = requests.get(f"{admin_url}/routes", timeout=10).json()
     return len(table.get(hostname, []))
 
 
 def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
+    """Start a cluster, run one burst, measure it, stop the cluster."""
     load_before = loadavg()
     began = time.perf_counter()
     cluster = EmbeddedCluster.start(ClusterConfig(cells=args.cells, time_scale=args.time_scale,
@@ -198,6 +202,7 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
 
 
 def _memory_split(cluster: EmbeddedCluster, pids: dict[str, int]) -> dict[str, Any]:
+    """PSS of the cells (total, per cell) and of each component, in MiB."""
     cells = [c.pid for c in cluster.cells]
     others = {k: v for k, v in pids.items() if not k.startswith("cell-")}
     cell_mem = memory_of(cells)

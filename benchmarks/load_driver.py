@@ -64,12 +64,14 @@ def process(argv: list[str], ready: str, cwd: Path = ROOT) -> Iterator[tuple[sub
 
 @contextmanager
 def trivial_server() -> Iterator[str]:
+    """The trivial endpoint's URL while it runs."""
     with process([PY, "-m", "benchmarks.trivial_server"], '"port"') as (_, line):
         yield f"http://127.0.0.1:{json.loads(line)['port']}"
 
 
 @contextmanager
 def embedded_bbs() -> Iterator[str]:
+    """An embedded BBS (no auctioneer) in a temporary state dir; its URL while it runs."""
     with tempfile.TemporaryDirectory(prefix="pytest-diego-bench-bbs-") as state_dir:
         proc = subprocess.Popen([PY, "-m", "pytest_diego.cluster.bbs", "--state-dir", state_dir], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -125,14 +127,17 @@ def locust(user: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def per_cpu(r: dict[str, Any]) -> float:
+    """Operations per CPU-second of the driver."""
     return r["ops"] / r["cpu_s"] if r["cpu_s"] > 0 else float("nan")
 
 
 def per_wall(r: dict[str, Any]) -> float:
+    """Operations per wall-clock second."""
     return r["ops"] / r["wall_s"] if r["wall_s"] > 0 else float("nan")
 
 
 def one_round(i: int, trivial: str, bbs: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every driver once, the order rotated by ``i``."""
     jobs: list[tuple[str, Any]] = [
         ("trivial/harness", lambda: drive("harness", trivial, args)),
         ("trivial/harness-fast", lambda: drive("harness-fast", trivial, args)),

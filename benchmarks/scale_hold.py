@@ -39,16 +39,19 @@ RUNS = "ConvergenceLRPRuns_total"
 
 
 def bbs_metric(metrics_url: str, name: str) -> float | None:
+    """One unlabelled sample from the BBS's Prometheus text, or None."""
     text = requests.get(metrics_url, timeout=10).text
     m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.eE+-]+)$", text, re.M)
     return float(m.group(1)) if m else None
 
 
 def running_count(client: Any) -> int:
+    """RUNNING ActualLRPs in the benchmark's domain."""
     return sum(1 for a in client.actual_lrps(domain=DOMAIN) if a.state == "RUNNING")
 
 
 def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far per component, cells summed under ``"cells"``."""
     out: dict[str, float] = {"cells": 0.0}
     for name, pid in pids.items():
         try:
@@ -62,6 +65,7 @@ def cpu_of(pids: dict[str, int]) -> dict[str, float]:
 
 def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: argparse.Namespace,
           pids: dict[str, int]) -> dict[str, Any]:
+    """Grow from ``have`` to ``target`` RUNNING instances, hold, and measure."""
     metrics_url = cluster.metrics_urls["bbs"]
     cpu0 = cpu_of(pids)
     t0 = time.perf_counter()

@@ -53,6 +53,7 @@ class TrivialHTTP(asyncio.Protocol):
 
 
 async def serve(port: int) -> None:
+    """Listen on 127.0.0.1:``port`` until SIGTERM or the end of stdin."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(TrivialHTTP, "127.0.0.1", port, backlog=1024)
     print(json.dumps({"port": server.sockets[0].getsockname()[1]}), flush=True)

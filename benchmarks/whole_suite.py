@@ -47,6 +47,7 @@ def tree_memory(root: psutil.Process) -> tuple[int, int, int]:
 
 
 def run(extra: str, timeout: float) -> dict[str, Any]:
+    """One ``pytest perf_suites`` run with ``extra`` arguments, its wall time and peak memory."""
     argv = [sys.executable, "-m", "pytest", "perf_suites", "-q", *shlex.split(extra)]
     load = loadavg()
     began = time.perf_counter()
@@ -72,10 +73,11 @@ def run(extra: str, timeout: float) -> dict[str, Any]:
     reader.join(timeout=10)
     wall = time.perf_counter() - began
     summary = next((ln.strip() for ln in reversed(lines) if ln.strip()), "")
+    failed = [ln.strip() for ln in lines if ln.startswith(("FAILED", "ERROR"))]
     return {"args": " ".join(["pytest", "perf_suites", "-q", extra]).strip(),
             "exit_code": proc.returncode,
             "wall_s": wall, "peak_pss_mib": peak_pss / 2**20, "peak_rss_mib": peak_rss / 2**20,
-            "peak_processes": peak_procs, "summary": summary, "loadavg_before": load,
+            "peak_processes": peak_procs, "summary": summary, "failed": failed, "loadavg_before": load,
             "loadavg_after": loadavg()}
 
 

@@ -105,16 +105,28 @@ class Measurements:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Measurements:
+        """Rebuild shipped measurements; ``ValueError`` naming the part that is malformed."""
+        if not isinstance(data, dict):
+            raise ValueError(f"measurements must be an object, got {type(data).__name__}")
         if data.get("schema") != SCHEMA:
             raise ValueError(f"measurements schema {data.get('schema')!r} is not {SCHEMA}: "
                              "workers and controller must run the same pytest-diego version")
         m = cls()
-        for name, metric in data["metrics"].items():
-            kind = _KINDS.get(metric.get("kind"))
-            if kind is None:
-                raise ValueError(f"metric {name!r} has unknown kind {metric.get('kind')!r}")
-            m.metrics[name] = kind.from_dict(metric)
-        m.timelines = Timelines.from_dict(data.get("timelines", {}))
-        m.sets = {n: SetCheck.from_dict(s) for n, s in data.get("sets", {}).items()}
-        m.probes = {h: AppProbe.from_dict(p) for h, p in data.get("probes", {}).items()}
+        part = "metrics"
+        try:
+            for name, metric in data["metrics"].items():
+                part = f"metric {name!r}"
+                kind = _KINDS.get(metric.get("kind"))
+                if kind is None:
+                    raise ValueError(f"metric {name!r} has unknown kind {metric.get('kind')!r}")
+                m.metrics[name] = kind.from_dict(metric)
+            part = "timelines"
+            m.timelines = Timelines.from_dict(data.get("timelines", {}))
+            part = "sets"
+            m.sets = {n: SetCheck.from_dict(s) for n, s in data.get("sets", {}).items()}
+            part = "probes"
+            m.probes = {h: AppProbe.from_dict(p) for h, p in data.get("probes", {}).items()}
+        except (KeyError, TypeError, AttributeError, IndexError, OverflowError) as e:
+            raise ValueError(f"measurements: {part} is malformed ({type(e).__name__}: {e}); "
+                             "was it written by to_dict() of the same pytest-diego version?") from e
         return m

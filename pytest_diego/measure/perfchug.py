@@ -121,9 +121,16 @@ class LagerReader:
             data = record.get("data") or {}
             if not isinstance(message, str) or not isinstance(data, dict):
                 raise TypeError("message/data of the wrong type")
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             self.unreadable[source] = self.unreadable.get(source, 0) + 1
             return
+        try:
+            self._record(message, data, t, source)
+        except (ValueError, KeyError, TypeError, AttributeError, OverflowError):
+            # lager JSON whose data is not what Diego writes (an index that is not a number...)
+            self.unreadable[source] = self.unreadable.get(source, 0) + 1
+
+    def _record(self, message: str, data: dict[str, Any], t: float, source: str) -> None:
         for suffix, (kind, milestone) in MILESTONES.items():
             if message.endswith(suffix):
                 self._milestone(kind, milestone, data, t)

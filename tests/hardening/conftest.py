@@ -17,6 +17,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import contextlib
+
 from hardening_support import FIGURES, descendants, listening_ports, strays
 
 LINGER = 15.0
@@ -32,10 +34,8 @@ def _check_clean(before_pids: set[int], before_ports: set[tuple[str, int]], base
             return
         if time.monotonic() > deadline:
             for proc in left:  # do not let one test's leak break the next
-                try:
+                with contextlib.suppress(psutil.Error):
                     proc.kill()
-                except psutil.Error:
-                    pass
             detail = ", ".join(f"{p.pid} {_cmd(p)}" for p in left)
             pytest.fail(f"{what} left processes behind: {detail or 'none'}; listening ports: "
                         f"{sorted(ports) or 'none'}", pytrace=False)

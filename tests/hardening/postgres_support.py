@@ -47,7 +47,8 @@ def postgres_server() -> Iterator[str | None]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=30"
-    subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "pg.log"), "-w", "start"),
+    log = str(root / "pg.log")
+    subprocess.run(_as_postgres(pg_ctl, "-D", str(data), "-o", options, "-l", log, "-w", "start"),
                    check=True, capture_output=True, timeout=120)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"

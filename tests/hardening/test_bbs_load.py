@@ -73,8 +73,8 @@ def test_bbs_holds_concurrent_load_with_flat_memory(tmp_path, figures):
     drivers: list[subprocess.Popen[bytes]] = []
     try:
         outs = [tmp_path / f"driver-{i}.json" for i in range(PROCESSES)]
-        drivers = [subprocess.Popen([sys.executable, str(DRIVER), info["url"], str(SECONDS), f"w{i}", str(out)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        drivers = [subprocess.Popen([sys.executable, str(DRIVER), info["url"], str(SECONDS), f"w{i}",
+                                     str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                    for i, out in enumerate(outs)]
         started = time.monotonic()
         time.sleep(max(3.0, SECONDS * 0.3))  # warm-up: caches, pools, the store's first pages

@@ -4,12 +4,12 @@ a clear error naming the input, promptly; never a hang, never a bare traceback."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -27,25 +27,38 @@ FAST = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=20)
 
 
 # -- results files --------------------------------------------------------------------------------
 
+SAMPLE = json.dumps(sample_results())
+
 MALFORMED_RESULTS = {
     "empty": b"",
     "binary": bytes(range(256)),
     "not utf-8": b'{"schema": 1, "x": "\xff"}',
-    "truncated": json.dumps(sample_results()).encode()[:200],
+    "truncated": SAMPLE.encode()[:200],
     "a list": b"[1, 2, 3]",
     "another schema": b'{"schema": 99, "environment": {}, "tests": {}}',
     "tests of the wrong type": b'{"schema": 1, "environment": {}, "tests": []}',
-    "deeply nested": b'{"schema": 1, "environment": {}, "tests": {"t::x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+    "deeply nested": b'{"schema": 1, "environment": {}, "tests": {"t::x": '
+                     + b"[" * 100_000 + b"]" * 100_000 + b"}}",
 }
 
 
-@pytest.mark.parametrize("kind", sorted(MALFORMED_RESULTS))
+RECURSION = pytest.mark.xfail(strict=True, reason=(
+    "report/load.py: load_results lets json.loads' RecursionError (a deeply nested document) escape "
+    "instead of raising ResultsError; catch RecursionError beside JSONDecodeError"))
+
+
+def _kinds(kinds: list[str]) -> list:
+    return [pytest.param(k, marks=RECURSION) if k == "deeply nested" else k for k in kinds]
+
+
+@pytest.mark.parametrize("kind", _kinds(sorted(MALFORMED_RESULTS)))
 def test_malformed_results_file_is_a_clear_error(tmp_path, kind):
     path = tmp_path / "results.json"
     path.write_bytes(MALFORMED_RESULTS[kind])
@@ -75,15 +88,13 @@ def test_any_json_document_loads_or_is_a_results_error(tmp_path_factory, documen
 @given(data=st.data())
 def test_mutated_results_load_or_are_a_results_error(tmp_path_factory, data):
     """A real results document with one value anywhere replaced by any JSON value."""
-    document = sample_results()
+    document = json.loads(SAMPLE)
     node, key = _pick(document, data)
     node[key] = data.draw(json_values)
     path = tmp_path_factory.mktemp("mutated") / "results.json"
     path.write_text(json.dumps(document))
-    try:
+    with contextlib.suppress(ResultsError):
         load_results(path)
-    except ResultsError:
-        pass
 
 
 def _pick(document, data):
@@ -99,7 +110,7 @@ def _pick(document, data):
     return (parent, key) if key is not None else (document, "tests")
 
 
-@pytest.mark.parametrize("kind", ["binary", "another schema", "deeply nested"])
+@pytest.mark.parametrize("kind", _kinds(["binary", "another schema", "deeply nested"]))
 def test_report_command_on_a_malformed_file_is_one_clear_line(tmp_path, kind):
     path = tmp_path / "results.json"
     path.write_bytes(MALFORMED_RESULTS[kind])
@@ -124,7 +135,7 @@ def test_unreadable_lager_lines_are_counted_not_fatal(tmp_path):
              '"data": {"process_guid": "p", "index": "not a number"}}',
              '{"timestamp": "1700000000", "message": "x.start-actual-lrp.complete", '
              '"data": {"actual_lrp_key": ["not", "an object"]}}',
-             "\x00\x01\x02", "x" * 1_000_000]
+             "\x00\x01\x02", "x" * 1_000_000, "[" * 100_000]
     log.write_bytes("\n".join(lines).encode() + b"\n\xff\xfe broken utf-8\n")
     m = Measurements()
     notes = read_lager_logs([log], m)
@@ -139,7 +150,8 @@ def test_unreadable_lager_lines_are_counted_not_fatal(tmp_path):
                                 "x.create-unclaimed-actual-lrp.starting", "x.start-actual-lrp.complete",
                                 "auctioneer.auction.scheduling"]),
        data=st.dictionaries(st.sampled_from(["session", "request", "task_guid", "process_guid", "index",
-                                             "actual_lrp_key", "key", "actual_lrp"]), json_values, max_size=4))
+                                             "actual_lrp_key", "key", "actual_lrp"]), json_values,
+                            max_size=4))
 def test_any_lager_record_is_read_or_counted_unreadable(record, message, data):
     record = {"timestamp": "1700000000.25", "message": message, "data": data, **record}
     reader = LagerReader(Measurements())
@@ -177,21 +189,20 @@ def test_bad_metrics_endpoint_is_a_clear_prompt_error(kind):
     finally:
         endpoint.close()
     assert elapsed < TIMEOUT + 4, f"a sample took {elapsed:.1f} s with a {TIMEOUT:g} s timeout"
-    if kind == "json":  # not Prometheus text, but nothing in it reads as a sample: no values
-        assert not errors and not m.metrics
-        return
     assert len(errors) == 1 and isinstance(errors[0], EndpointError), errors
     assert endpoint.url in str(errors[0])
     assert sampler.failures == {endpoint.url: 1}
 
 
-@pytest.mark.parametrize("kind", ["binary garbage", "html page", "hangs", "trickles the body", "closes at once"])
+@pytest.mark.parametrize("kind", ["binary garbage", "html page", "hangs", "trickles the body",
+                                  "closes at once"])
 def test_bad_router_table_is_a_clear_prompt_error(kind):
     endpoint = BadEndpoint(BEHAVIOURS[kind])
     try:
         started = time.monotonic()
         with requests.Session() as session, pytest.raises(EndpointError) as error:
-            sample_route_table(session, endpoint.url.removesuffix("/metrics"), Measurements(), timeout=TIMEOUT)
+            sample_route_table(session, endpoint.url.removesuffix("/metrics"), Measurements(),
+                               timeout=TIMEOUT)
         elapsed = time.monotonic() - started
     finally:
         endpoint.close()
@@ -204,10 +215,8 @@ def test_bad_router_table_is_a_clear_prompt_error(kind):
 @FAST
 @given(document=json_values)
 def test_any_shard_document_loads_or_is_a_value_error(document):
-    try:
+    with contextlib.suppress(ValueError):
         Measurements.from_dict(document)
-    except ValueError:
-        pass
 
 
 def test_truncated_shard_is_a_value_error():

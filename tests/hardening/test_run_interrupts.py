@@ -43,11 +43,12 @@ class Run:
         self.path = path
         self.state_dir = path / "diego-results" / "cluster"
         self.pids: set[int] = set()
-        self.proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *CLUSTER, *args],
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *CLUSTER, *args]
+        self.proc = subprocess.Popen(command,
                                      cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def collect_pids(self) -> None:
-        files = list((self.state_dir / "run").glob("*.json")) + [self.state_dir / "cluster.json"]
+        files = [*list((self.state_dir / "run").glob("*.json")), self.state_dir / "cluster.json"]
         for file in files:
             try:
                 doc = json.loads(file.read_text())

@@ -26,6 +26,7 @@ from pytest_diego.cluster.bbs import BBSConfig, BBSServer
 from pytest_diego.tlsutil import CertificateAuthority, IssuedCert, generate_ca, issue_cert
 
 PASSWORD = "hardening-S3cret-pw"
+Clients = dict[str, "IssuedCert | None"]
 
 
 def expired_client_cert(ca: CertificateAuthority, directory: Path) -> IssuedCert:
@@ -50,7 +51,7 @@ def expired_client_cert(ca: CertificateAuthority, directory: Path) -> IssuedCert
 
 
 @pytest.fixture(scope="module")
-def tls_bbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BBSServer, dict[str, IssuedCert | None]]]:
+def tls_bbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BBSServer, Clients]]:
     tls = tmp_path_factory.mktemp("tls")
     ca = generate_ca(tls, "bbs-ca")
     other = generate_ca(tls / "other", "other-ca")
@@ -75,9 +76,9 @@ def test_tls_refuses_bad_client_certificates(tls_bbs, kind):
     assert valid is not None
     cert = clients[kind]
     with BBSClient(server.url, ca_file=str(valid.ca_file), cert_file=str(cert.cert_file) if cert else None,
-                   key_file=str(cert.key_file) if cert else None, timeout=10) as client:
-        with pytest.raises(BBSClientError) as refused:
-            client.desired_lrps()
+                   key_file=str(cert.key_file) if cert else None, timeout=10) as client, \
+            pytest.raises(BBSClientError) as refused:
+        client.desired_lrps()
     assert not isinstance(refused.value, BBSError), "the BBS answered a request it should have refused"
     assert refused.value.outcome in ("TLSError", "ConnectionError"), refused.value
     # Raw TLS: no HTTP answer ever comes back.
@@ -234,3 +235,20 @@ def _leaks(files: list[Path]) -> list[str]:
             if secret in text:
                 found.append(f"{secret!r} in {path}")
     return found
+
+
+def test_cluster_state_keeps_the_dsn_password_out_of_cluster_json(tmp_path):
+    from pytest_diego.cluster import state
+
+    dsn = f"postgresql://bbs:{PASSWORD}@127.0.0.1:5432/diego"
+    st = state.ClusterState(state_dir=str(tmp_path), bbs_url="http://127.0.0.1:1", bbs_health_url="",
+                            router_url="", router_admin_url="", auctioneer_url="", time_scale=1.0, db=dsn,
+                            tls=None, launcher={}, components={}, cells=[])
+    state.write(st)
+    text = (tmp_path / state.FILENAME).read_text()
+    assert PASSWORD not in text and "postgresql://bbs:***@127.0.0.1:5432/diego" in text
+    assert state.read(tmp_path).db == dsn  # attach and restarts still reach the store
+    assert (tmp_path / state.DSN_FILENAME).stat().st_mode & 0o077 == 0
+    (tmp_path / state.DSN_FILENAME).unlink()
+    with pytest.raises(state.ClusterStateError, match=state.DSN_FILENAME):
+        state.read(tmp_path)

@@ -109,19 +109,13 @@ class Rep:
         return asyncio.get_running_loop().create_task(coro)
 
     def start_loops(self) -> None:
-        """Presence and bulk sync, each from a random phase of its interval: cells started together
-        would otherwise all list their work at the same moment, and the BBS, which scans every
-        row for each cell's listing, holds its state lock through a hundred of them at once."""
-        timing, rng = self.config.timing, self.rng
-        self._loops = [
-            self._spawn(self._every(timing.presence_refresh, self.heartbeat,
-                                    first_delay=rng.uniform(0.0, timing.presence_refresh))),
-            self._spawn(self._every(timing.rep_poll_interval, self.bulk_sync,
-                                    first_delay=rng.uniform(0.5, 1.5) * timing.rep_poll_interval))]
+        self._loops = [self._spawn(self._every(self.config.timing.presence_refresh, self.heartbeat)),
+                       self._spawn(self._every(self.config.timing.rep_poll_interval, self.bulk_sync,
+                                               first_delay=True))]
 
-    async def _every(self, interval: float, action: Callable[[], Any], first_delay: float = 0.0) -> None:
-        if first_delay > 0:
-            await asyncio.sleep(first_delay)
+    async def _every(self, interval: float, action: Callable[[], Any], first_delay: bool = False) -> None:
+        if first_delay:
+            await asyncio.sleep(interval)
         while True:
             try:
                 await action()
