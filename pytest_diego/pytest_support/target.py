@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from pytest_diego.cluster.state import redact_dsn
 from pytest_diego.pytest_support.values import positive_float, positive_int
 
 ENV = {"diego-bbs-url": "BBS_URL", "diego-ca": "CA_CERT_FILE", "diego-cert": "CLIENT_CERT_FILE",
@@ -33,7 +34,8 @@ class Embedded:
     kind: str = "embedded"
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "cells": self.cells, "db": self.db, "time_scale": self.time_scale,
+        db = redact_dsn(self.db) if self.db else self.db  # results and reports never carry a password
+        return {"kind": self.kind, "cells": self.cells, "db": db, "time_scale": self.time_scale,
                 "tls": self.tls}
 
 

@@ -33,6 +33,8 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as e:
         raise ResultsError(f"{path}: not JSON (line {e.lineno} column {e.colno}: {e.msg}); "
                            "is it a results.json written by pytest-diego?") from None
+    except RecursionError:
+        raise ResultsError(f"{path}: nested too deeply to be a results.json from pytest-diego") from None
     check_results(document, str(path))
     return document
 

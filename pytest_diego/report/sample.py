@@ -112,10 +112,11 @@ def _burst(rng: random.Random, slow: float, cells: list[str], t0: float) -> dict
 
 def _cell_failure(rng: random.Random, slow: float, cells: list[str], t0: float,
                   time_scale: float) -> dict[str, Any]:
-    """300 instances fill ten cells; two cells are SIGKILLed 50 s in and their work moves."""
+    """300 instances fill the cells; cells 3 and 7 (the last one on fewer than four cells, none
+    on one) are SIGKILLed 50 s in and their work moves."""
     m = Measurements()
     kill_at = t0 + 50
-    killed = {cells[3], cells[7]}
+    killed = {cells[i] for i in (3, 7) if i < len(cells)} or ({cells[-1]} if len(cells) > 1 else set())
     moved_at = kill_at + 15 * time_scale + 30 * time_scale * rng.uniform(0.2, 1.0)
     original: dict[str, str] = {}
     after: dict[str, str] = {}

@@ -216,10 +216,6 @@ def test_no_secret_in_logs_or_cluster_json(secure_run):
     assert PASSWORD not in secure_run.output and "PRIVATE KEY" not in secure_run.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pytest_support/target.py: Embedded.describe() puts the DSN, password included, into results.json's "
-    "environment.target.db, and report.html shows it; it should pass the DSN through "
-    "pytest_diego.cluster.state.redact_dsn"))
 def test_no_secret_in_results_or_report(secure_run):
     files = [p for p in secure_run.files() if p.name in ("results.json", "report.html")]
     assert any(p.name == "results.json" for p in files)
