@@ -1,4 +1,4 @@
-"""What an idle embedded cluster costs at N cells (issue #4's cost table).
+"""What an idle embedded cluster costs at N cells (the embedded cluster's cost table).
 
     .venv/bin/python -m benchmarks.cluster_cost [--cells 10 100 300] [--idle 35] [--time-scale 1.0]
 

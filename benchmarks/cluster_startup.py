@@ -4,7 +4,7 @@
 
 Starts and stops ``EmbeddedCluster`` per cell count and repetition, times ``EmbeddedCluster.start``
 and ``stop``, and writes ``benchmarks/results/cluster_startup.json`` with the machine's CPU count
-and load average, which the figures depend on. Goal (issue #4): 100 cells up in <= 30 s.
+and load average, which the figures depend on. Goal (embedded cluster scale targets): 100 cells up in <= 30 s.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Diego's fezzik burst on the embedded cluster (issue #4): N cells, T Tasks plus one LRP of I instances.
+"""Diego's fezzik burst on the embedded cluster (embedded cluster scale targets): N cells, T Tasks plus one LRP of I instances.
 
     .venv/bin/python -m benchmarks.fezzik_burst [--cells 100] [--tasks 4000] [--instances 4000]
         [--time-scale 1.0] [--rounds 1] [--profile bbs,cell-0] [--baseline-pythonpath DIR]
@@ -8,7 +8,7 @@ Per round: start the cluster (timed: "cells up"), then at t=0 desire the LRP and
 RUNNING, the router lists every instance, and every instance has answered through the router
 (distinct ``index`` values seen in proxied responses). Also: desire latency percentiles, CPU
 seconds spent by each component during the burst, memory (PSS) of the whole cluster and per cell.
-Goals (issue #4): cells up <= 30 s; burst complete and routable <= 40 s. Writes
+Goals (embedded cluster scale targets): cells up <= 30 s; burst complete and routable <= 40 s. Writes
 ``benchmarks/results/fezzik_burst.json``.
 """
 

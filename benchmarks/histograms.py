@@ -1,4 +1,4 @@
-"""Latency histogram costs (issue #9): pytest-diego's ``Histogram`` beside ``hdrh`` and numpy.
+"""Latency histogram costs (pytest-diego's own speed): pytest-diego's ``Histogram`` beside ``hdrh`` and numpy.
 
     .venv/bin/python -m benchmarks.histograms [--rounds 5] [--samples 200000] [--workers 100]
 

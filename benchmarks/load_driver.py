@@ -1,4 +1,4 @@
-"""Load-driver throughput (issue #9): pytest-diego's harness beside Locust and plain loops.
+"""Load-driver throughput (pytest-diego's own speed): pytest-diego's harness beside Locust and plain loops.
 
     .venv/bin/python -m benchmarks.load_driver [--rounds 5] [--duration 4] [--users 4]
 
@@ -14,7 +14,7 @@ Each round runs every driver once, in a rotated order, each in its own process f
 - two harness processes at once on the trivial endpoint (scaling from 1 to 2 processes).
 
 The per-core figure is operations per CPU-second of the driver process (its own CPU time over
-the measured window), which the other tenants of a shared machine disturb far less than wall
+the measured window), which the other workloads of a shared machine disturb far less than wall
 rates. Reports median and spread over rounds and ratios within each round. Writes
 ``results/load_driver.json``.
 """

@@ -1,4 +1,4 @@
-"""Hold a growing number of RUNNING instances on the embedded cluster (issue #4's 10k target).
+"""Hold a growing number of RUNNING instances on the embedded cluster (the 10k-instance target).
 
     .venv/bin/python -m benchmarks.scale_hold [--cells 100] [--levels 1000,5000,10000]
         [--lrp-size 100] [--time-scale 1.0] [--hold 40] [--probes 40]
@@ -7,7 +7,7 @@ For each level (instances, cumulative): desire LRPs of ``--lrp-size`` instances 
 reached, time until all are RUNNING, then hold for ``--hold`` seconds (at least one convergence
 run) while desiring ``--probes`` one-instance LRPs one after another (desire-LRP latency under the
 held load). Records ConvergenceLRPDuration after the level is reached, memory (PSS) per cell, of
-the BBS and per instance, and CPU seconds per component. Goals (issue #4) at 10,000 instances:
+the BBS and per instance, and CPU seconds per component. Goals (embedded cluster scale targets) at 10,000 instances:
 ConvergenceLRPDuration <= 5 s and desire-LRP p99 <= 250 ms. Writes ``results/scale_hold.json``.
 """
 

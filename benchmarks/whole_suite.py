@@ -1,4 +1,4 @@
-"""Wall time and peak memory of ``pytest perf_suites`` (issue #9), without and with ``-n 2``.
+"""Wall time and peak memory of ``pytest perf_suites`` (pytest-diego's own speed), without and with ``-n 2``.
 
     .venv/bin/python -m benchmarks.whole_suite [--variants "" "-n 2"] [--timeout 1200]
 
