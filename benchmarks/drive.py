@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.drive KIND URL --duration S --users N
 
 KIND: ``harness`` (``ClosedModel`` + ``BBSClient`` + ``RequestRecorder``: the whole pytest-diego
-path), ``harness-fast`` (the same with ``fast_transport.FastBBSClient``, the proposed client fix),
+path), ``harness-requests`` (the same with ``BBSClient``'s requests/urllib3 transport, its HTTPS
+path, forced on plain HTTP: the transport every URL used before the ``http.client`` pool),
 ``client`` (``BBSClient.ping`` in plain loops, no observer, no runner), ``requests``
 (``requests.Session.post`` loops), ``httpclient`` (``http.client`` keep-alive loops). ``--op
 desire`` makes the harness kinds desire Tasks instead of pinging. ``ops`` and ``cpu_s`` (this
@@ -28,7 +29,6 @@ from urllib.parse import urlsplit
 
 import requests
 
-from benchmarks.fast_transport import FastBBSClient
 from pytest_diego.bbs import BBSClient
 from pytest_diego.measure import Measurements
 from pytest_diego.measure.requests import RequestRecorder
@@ -62,10 +62,11 @@ def _loops(users: int, duration: float, make_op: Callable[[], Callable[[], objec
 def run(kind: str, url: str, duration: float, users: int, op_name: str = "ping") -> dict[str, object]:
     """Drive ``url`` with ``kind`` for ``duration`` seconds; ops, wall and CPU seconds."""
     cpu0, t0 = time.process_time(), time.perf_counter()
-    if kind in ("harness", "harness-fast"):
+    if kind in ("harness", "harness-requests"):
         m = Measurements()
-        cls = FastBBSClient if kind == "harness-fast" else BBSClient
-        client = cls(url, observer=RequestRecorder(m))
+        client = BBSClient(url, observer=RequestRecorder(m))
+        if kind == "harness-requests":
+            client._send = client._send_requests
         definition = task_definition()
         ids = itertools.count()
         prefix = uuid.uuid4().hex[:8]

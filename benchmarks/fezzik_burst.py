@@ -1,4 +1,4 @@
-"""Diego's fezzik burst on the embedded cluster (embedded cluster scale targets): N cells, T Tasks plus one LRP of I instances.
+"""Diego's fezzik burst on the embedded cluster: N cells, T Tasks plus one LRP of I instances.
 
     .venv/bin/python -m benchmarks.fezzik_burst [--cells 100] [--tasks 4000] [--instances 4000]
         [--time-scale 1.0] [--rounds 1] [--profile bbs,cell-0] [--baseline-pythonpath DIR]

@@ -6,11 +6,12 @@ Each round runs every driver once, in a rotated order, each in its own process f
 ``--duration`` seconds with ``--users`` concurrent users, against the same endpoints started once:
 
 - a trivial HTTP endpoint (``benchmarks.trivial_server``): harness (``ClosedModel`` +
-  ``BBSClient.ping`` + ``RequestRecorder``), harness with the proposed ``http.client`` transport,
-  ``BBSClient`` alone, a ``requests`` loop, an ``http.client`` loop, Locust ``HttpUser`` and
-  ``FastHttpUser`` (headless subprocesses; counts from their stats CSV);
+  ``BBSClient.ping`` + ``RequestRecorder``), the harness on ``BBSClient``'s requests/urllib3
+  transport (the "before" of its plain-HTTP ``http.client`` pool), ``BBSClient`` alone, a
+  ``requests`` loop, an ``http.client`` loop, Locust ``HttpUser`` and ``FastHttpUser`` (headless
+  subprocesses; counts from their stats CSV);
 - the embedded BBS (``python -m pytest_diego.cluster.bbs``, no auctioneer): harness Ping and
-  DesireTask, Locust FastHttpUser Ping;
+  DesireTask on both transports, Locust FastHttpUser Ping;
 - two harness processes at once on the trivial endpoint (scaling from 1 to 2 processes).
 
 The per-core figure is operations per CPU-second of the driver process (its own CPU time over
@@ -140,7 +141,7 @@ def one_round(i: int, trivial: str, bbs: str, args: argparse.Namespace) -> dict[
     """Every driver once, the order rotated by ``i``."""
     jobs: list[tuple[str, Any]] = [
         ("trivial/harness", lambda: drive("harness", trivial, args)),
-        ("trivial/harness-fast", lambda: drive("harness-fast", trivial, args)),
+        ("trivial/harness-requests", lambda: drive("harness-requests", trivial, args)),
         ("trivial/client", lambda: drive("client", trivial, args)),
         ("trivial/requests", lambda: drive("requests", trivial, args)),
         ("trivial/httpclient", lambda: drive("httpclient", trivial, args)),
@@ -148,9 +149,9 @@ def one_round(i: int, trivial: str, bbs: str, args: argparse.Namespace) -> dict[
         ("trivial/locust-fast", lambda: locust("fast", trivial, args)),
         ("trivial/harness-x2", lambda: drive("harness", trivial, args, copies=2)),
         ("bbs/harness-ping", lambda: drive("harness", bbs, args)),
-        ("bbs/harness-fast-ping", lambda: drive("harness-fast", bbs, args)),
+        ("bbs/harness-requests-ping", lambda: drive("harness-requests", bbs, args)),
         ("bbs/harness-desire", lambda: drive("harness", bbs, args, op="desire")),
-        ("bbs/harness-fast-desire", lambda: drive("harness-fast", bbs, args, op="desire")),
+        ("bbs/harness-requests-desire", lambda: drive("harness-requests", bbs, args, op="desire")),
         ("bbs/locust-fast-ping", lambda: locust("fast", bbs, args)),
     ]
     shift = i % len(jobs)
@@ -166,13 +167,13 @@ def one_round(i: int, trivial: str, bbs: str, args: argparse.Namespace) -> dict[
 
 RATIOS = {
     "harness_vs_locust_fast_per_cpu": ("trivial/harness", "trivial/locust-fast", per_cpu),
-    "harness_fast_vs_locust_fast_per_cpu": ("trivial/harness-fast", "trivial/locust-fast", per_cpu),
+    "harness_requests_vs_locust_fast_per_cpu": ("trivial/harness-requests", "trivial/locust-fast", per_cpu),
     "harness_vs_locust_http_per_cpu": ("trivial/harness", "trivial/locust-http", per_cpu),
     "harness_vs_requests_loop_per_cpu": ("trivial/harness", "trivial/requests", per_cpu),
     "harness_vs_client_alone_per_cpu": ("trivial/harness", "trivial/client", per_cpu),
-    "harness_fast_vs_harness_per_cpu": ("trivial/harness-fast", "trivial/harness", per_cpu),
+    "harness_vs_harness_requests_per_cpu": ("trivial/harness", "trivial/harness-requests", per_cpu),
     "two_processes_vs_one_wall": ("trivial/harness-x2", "trivial/harness", per_wall),
-    "bbs_desire_fast_vs_desire_per_cpu": ("bbs/harness-fast-desire", "bbs/harness-desire", per_cpu),
+    "bbs_desire_vs_desire_requests_per_cpu": ("bbs/harness-desire", "bbs/harness-requests-desire", per_cpu),
 }
 
 

@@ -7,7 +7,7 @@ For each level (instances, cumulative): desire LRPs of ``--lrp-size`` instances 
 reached, time until all are RUNNING, then hold for ``--hold`` seconds (at least one convergence
 run) while desiring ``--probes`` one-instance LRPs one after another (desire-LRP latency under the
 held load). Records ConvergenceLRPDuration after the level is reached, memory (PSS) per cell, of
-the BBS and per instance, and CPU seconds per component. Goals (embedded cluster scale targets) at 10,000 instances:
+the BBS and per instance, and CPU seconds per component. Goals at 10,000 instances:
 ConvergenceLRPDuration <= 5 s and desire-LRP p99 <= 250 ms. Writes ``results/scale_hold.json``.
 """
 

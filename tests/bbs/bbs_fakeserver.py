@@ -31,13 +31,17 @@ Responder = Callable[[Recorded, BaseHTTPRequestHandler], "tuple[int, dict[str, s
 
 @dataclass
 class FakeBBS:
-    """The server's state: recorded requests, the responder, and TLS handshake failures."""
+    """The server's state: recorded requests, the responder, and TLS handshake failures.
+
+    ``idle_timeout`` (seconds) makes the server close keep-alive connections left idle that long.
+    """
 
     url: str = ""
     requests: list[Recorded] = field(default_factory=list)
     handshake_errors: list[str] = field(default_factory=list)
     responder: Responder = lambda request, handler: (200, {"Content-Type": "application/x-protobuf"}, b"")
     stop: threading.Event = field(default_factory=threading.Event)
+    idle_timeout: float | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -45,6 +49,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        self.timeout = self.server.bbs.idle_timeout
         if isinstance(self.request, ssl.SSLSocket):
             try:
                 self.request.do_handshake()
@@ -81,16 +86,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, bbs: FakeBBS, context: ssl.SSLContext | None) -> None:
+    def __init__(self, bbs: FakeBBS, context: ssl.SSLContext | None, port: int) -> None:
         self.bbs = bbs
         self.context = context
-        super().__init__(("127.0.0.1", 0), _Handler)
+        self.accepted: list[socket.socket] = []
+        super().__init__(("127.0.0.1", port), _Handler)
 
     def get_request(self):  # TLS handshake in the handler thread, not the accept loop
         sock, address = self.socket.accept()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go out at once
         if self.context is not None:
             sock = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        self.accepted.append(sock)
         return sock, address
 
     def handle_error(self, request, client_address) -> None:
@@ -98,9 +105,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextlib.contextmanager
-def serve(context: ssl.SSLContext | None = None) -> Iterator[FakeBBS]:
+def serve(context: ssl.SSLContext | None = None, port: int = 0) -> Iterator[FakeBBS]:
+    """Serve until the block ends, then drop every connection, as a killed BBS would."""
     bbs = FakeBBS()
-    server = _Server(bbs, context)
+    server = _Server(bbs, context, port)
     host, port = server.server_address[:2]
     bbs.url = f"{'https' if context else 'http'}://{host}:{port}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -111,6 +119,9 @@ def serve(context: ssl.SSLContext | None = None) -> Iterator[FakeBBS]:
         bbs.stop.set()
         server.shutdown()
         server.server_close()
+        for sock in server.accepted:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         thread.join(5)
 
 

@@ -13,6 +13,7 @@ import pytest
 from bbs_fakeserver import serve, stream_events
 
 from pytest_diego.bbs import BBSClient, models
+from pytest_diego.bbs import client as client_module
 from pytest_diego.bbs.errors import (
     BBSClientError,
     BBSConfigError,
@@ -578,6 +579,135 @@ def test_environment_proxies_are_ignored(fake_bbs, monkeypatch):
     monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")
     fake_bbs.responder = answer(models.PingResponse(available=True))
     assert BBSClient(fake_bbs.url).ping()
+
+
+# -------------------------------------------------------------------- plain-HTTP connection pool
+
+
+def test_idle_connections_the_server_closed_are_replaced_transparently(fake_bbs):
+    fake_bbs.idle_timeout = 0.1
+    fake_bbs.responder = answer(models.PingResponse(available=True))
+    observed = Observed()
+    with BBSClient(fake_bbs.url, observer=observed) as client:
+        for _ in range(3):
+            assert client.ping()
+            time.sleep(0.3)  # the server has closed the pooled connection by now
+    assert observed.outcomes == [("Ping", "ok")] * 3  # the re-send is not a separate attempt
+    assert len(fake_bbs.requests) == 3  # a stale connection never delivered its request
+    assert len({request.client_port for request in fake_bbs.requests}) == 3
+
+
+def test_connections_closed_right_after_an_answer_are_replaced(fake_bbs):
+    def answer_then_close(request, handler):
+        handler.close_connection = True  # closes without saying Connection: close
+        return (200, PROTOBUF, models.PingResponse(available=True).SerializeToString())
+
+    fake_bbs.responder = answer_then_close
+    with BBSClient(fake_bbs.url) as client:
+        for _ in range(5):
+            assert client.ping()
+            time.sleep(0.05)
+    assert len(fake_bbs.requests) == 5
+
+
+def test_connection_close_responses_are_not_pooled(fake_bbs):
+    fake_bbs.responder = answer(models.PingResponse(available=True), headers={"Connection": "close"})
+    with BBSClient(fake_bbs.url) as client:
+        assert client.ping() and client.ping()
+    assert len({request.client_port for request in fake_bbs.requests}) == 2
+
+
+def test_server_restart_between_calls():
+    port = free_port()
+    observed = Observed()
+    with BBSClient(f"http://127.0.0.1:{port}", observer=observed) as client:
+        for generation in range(2):
+            with serve(port=port) as bbs:
+                bbs.responder = answer(models.DomainsResponse(domains=[f"gen-{generation}"]))
+                assert client.domains() == [f"gen-{generation}"]
+                assert client.domains() == [f"gen-{generation}"]
+            assert len(bbs.requests) == 2
+        with pytest.raises(BBSConnectionError, match="Connection refused"):
+            client.domains()  # down: the stale connection is dropped, the fresh one refused
+    assert [outcome for _, outcome in observed.outcomes] == ["ok"] * 4 + ["ConnectionError"]
+
+
+def test_a_reused_connection_dropped_without_answer_is_re_sent_once(fake_bbs):
+    def first_then_drop(request, handler):
+        if len(fake_bbs.requests) == 1:
+            return (200, PROTOBUF, models.PingResponse(available=True).SerializeToString())
+        handler.close_connection = True
+        handler.connection.shutdown(socket.SHUT_RDWR)
+        return None
+
+    fake_bbs.responder = first_then_drop
+    observed = Observed()
+    with BBSClient(fake_bbs.url, observer=observed) as client:
+        assert client.ping()
+        with pytest.raises(BBSConnectionError):
+            client.ping()
+    assert observed.outcomes == [("Ping", "ok"), ("Ping", "ConnectionError")]
+    assert len(fake_bbs.requests) == 3  # the reused connection's send and one fresh re-send
+
+
+def test_no_re_send_after_a_timeout_on_a_reused_connection(fake_bbs):
+    def slow_second(request, handler):
+        if len(fake_bbs.requests) > 1:
+            fake_bbs.stop.wait(1)
+        return (200, PROTOBUF, models.PingResponse(available=True).SerializeToString())
+
+    fake_bbs.responder = slow_second
+    observed = Observed()
+    with BBSClient(fake_bbs.url, timeout=0.3, observer=observed) as client:
+        assert client.ping()
+        with pytest.raises(BBSTimeoutError, match=r"did not answer Ping within 0\.3s"):
+            client.ping()
+        time.sleep(0.5)  # a re-send would have reached the server by now
+    assert observed.outcomes == [("Ping", "ok"), ("Ping", "Timeout")]
+    assert len(fake_bbs.requests) == 2
+
+
+def test_cut_body_is_a_connection_error_and_not_re_sent(fake_bbs):
+    def cut(request, handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100")
+        handler.end_headers()
+        handler.wfile.write(b"\x12\x07cf-apps")
+        handler.close_connection = True
+
+    fake_bbs.responder = answer(models.DomainsResponse())
+    with BBSClient(fake_bbs.url) as client:
+        client.domains()
+        fake_bbs.responder = cut
+        with pytest.raises(BBSConnectionError, match=r"IncompleteRead\(9 bytes read, 91 more expected\)"):
+            client.domains()
+        fake_bbs.responder = answer(models.DomainsResponse(domains=["cf-apps"]))
+        assert client.domains() == ["cf-apps"]
+    assert len(fake_bbs.requests) == 3
+
+
+def test_many_threads_share_the_pool(fake_bbs):
+    fake_bbs.responder = answer(models.PingResponse(available=True))
+    observed = Observed()
+    with BBSClient(fake_bbs.url, observer=observed) as client:
+
+        def user(_: int) -> int:
+            return sum(client.ping() for _ in range(200))
+
+        with ThreadPoolExecutor(16) as pool:
+            assert sum(pool.map(user, range(16))) == 16 * 200
+        assert len(client._pool._idle) <= 16
+    assert len(fake_bbs.requests) == 16 * 200
+    assert {outcome for _, _, _, outcome in observed} == {"ok"}
+    assert len({request.client_port for request in fake_bbs.requests}) <= 16  # never more than in use
+
+
+def test_idle_connections_beyond_the_pool_size_are_closed(fake_bbs, monkeypatch):
+    monkeypatch.setattr(client_module, "POOL_SIZE", 2)
+    fake_bbs.responder = answer(models.PingResponse(available=True))
+    with BBSClient(fake_bbs.url) as client, ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(lambda _: client.ping(), range(160)))
+        assert len(client._pool._idle) <= 2
 
 
 # ---------------------------------------------------------------- configuration errors
