@@ -6,6 +6,7 @@ process behind, wait for SIGTERM/SIGINT, and serve HTTP from threads without Nag
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -16,19 +17,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from pytest_diego.atomic_file import write_atomic
+
 _PR_SET_PDEATHSIG = 1
 _PARENT_POLL_SECONDS = 1.0
 
 
 def write_run_file(state_dir: Path | str, name: str, info: dict[str, Any]) -> Path:
     """Write ``<state_dir>/run/<name>.json`` atomically (temp file, then ``os.replace``)."""
-    run_dir = Path(state_dir) / "run"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / f"{name}.json"
-    tmp = run_dir / f".{name}.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(info), encoding="utf-8")
-    os.replace(tmp, path)
+    path = Path(state_dir) / "run" / f"{name}.json"
+    write_atomic(path, json.dumps(info), mode=0o644)
     return path
+
+
+def set_parent_death_signal(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux for ``sig`` when the parent (thread) exits; a no-op where prctl is missing."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> int:
@@ -38,11 +43,7 @@ def die_with_parent(sig: int = signal.SIGTERM) -> int:
     thread also polls ``os.getppid()`` once a second and signals this process when it changes.
     """
     parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    set_parent_death_signal(sig)
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -35,7 +35,8 @@ import traceback
 from contextlib import suppress
 from typing import Any
 
-_PR_SET_PDEATHSIG = 1
+from pytest_diego.cluster.component import set_parent_death_signal
+
 _PR_SET_NAME = 15
 _PARENT_POLL_SECONDS = 1.0
 
@@ -111,8 +112,7 @@ def _serve_connection(listener: socket.socket) -> None:
 
 def serve(preload: list[str], socket_path: str | None) -> int:
     parent = os.getppid()
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    set_parent_death_signal(signal.SIGTERM)  # no watchdog thread: the select loop below polls
     for name in preload:
         importlib.import_module(name)
     signal.signal(signal.SIGCHLD, _reap)

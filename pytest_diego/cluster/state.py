@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_diego.atomic_file import write_atomic
+
 SCHEMA = 1
 FILENAME = "cluster.json"
 DSN_FILENAME = "bbs-db.dsn"
@@ -171,9 +173,7 @@ def write(state: ClusterState) -> Path:
     path = Path(state.state_dir) / FILENAME
     if has_password(state.db):
         write_dsn(state.state_dir, state.db)
-    tmp = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(state.to_json(), indent=2) + "\n", mode=0o644)
     return path
 
 

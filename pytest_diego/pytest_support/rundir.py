@@ -17,31 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from pytest_diego.atomic_file import write_atomic
+
 POLL = 0.05
 
 
 class PartnerLost(Exception):
     """A partner worker died or never arrived; the message says which and why."""
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def scenario_key(nodeid: str) -> str:

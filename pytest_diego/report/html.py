@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pytest_diego.atomic_file import write_atomic
 from pytest_diego.report.figures import WIDTH_IN, Frame, Panel, frame_of
 from pytest_diego.report.load import ResultsError, check_results, load_results
 from pytest_diego.report.plots import panels
@@ -53,7 +52,7 @@ def render_report(results: Results | str | Path | Sequence[Results | str | Path]
     elif len(names) == MAX_RUNS:
         names = [f"{when} · {name}" for when, name in zip(COMPARE_LABELS, names, strict=True)]
     out = Path(out_path)
-    _write_atomic(out, page(docs, names))
+    write_atomic(out, page(docs, names), mode=0o644)  # a page to open and share, not private
     return out
 
 
@@ -297,14 +296,3 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m} min" if h else f"{m} min {s} s" if m else f"{s} s"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # a page to open and share, unlike mkstemp's private 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from pytest_diego.atomic_file import write_atomic
 from pytest_diego.measure.measurements import Measurements
 from pytest_diego.measure.metrics import Gauge, Rate, Trend
 from pytest_diego.report.windows import windows
@@ -72,15 +71,7 @@ def summarize(measurements: Measurements) -> dict[str, Any]:
 
 def write_results(path: Path, document: dict[str, Any]) -> None:
     """Write ``document`` as ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"schema": SCHEMA, **document}, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps({"schema": SCHEMA, **document}, indent=1))
 
 
 def _number(value: float) -> float | None:
