@@ -100,9 +100,20 @@ def record_retention(measurements, before: float, since: float) -> None:
         measurements.gauge("RouteRetention").add(time.time(), min(samples) / before)
 
 
-def routes_total(measurements) -> float:
-    samples = measurements.gauge("RoutesTotal").samples
-    return samples[-1][1] if samples else 0.0
+def routes_before(measurements, workload, since: float) -> float:
+    """The route emitter's RoutesTotal in the leader's first sample taken after ``since`` (every
+    app routable). An earlier sample may predate the routes: on a warm cluster the apps can run
+    and be routable within one sampling interval, and a 0 there would leave nothing to compare."""
+    if not workload.leader:
+        return 0.0
+    gauge = measurements.gauge("RoutesTotal")
+
+    def fresh() -> list[float]:
+        return [v for t, v in list(gauge.samples) if t >= since]
+
+    wait_until("a RoutesTotal sample above 0 with every app routable",
+               lambda: None if any(fresh()) else f"samples since: {fresh()}", 5.0)
+    return next(v for v in fresh() if v > 0)
 
 
 @pytest.mark.scenario("database node killed during a burst")
@@ -132,7 +143,7 @@ def test_database_node_killed(diego, bbs, nemesis, workload, measurements):
             bbs.desire_lrp(lrp)
         wait_until("every app RUNNING before the fault", lambda: running(bbs, domain, guids), RECOVERY_BOUND)
         wait_routable(diego.router_url, hosts, RECOVERY_BOUND)
-        before = routes_total(measurements)
+        before = routes_before(measurements, workload, time.time())
         load = threading.Thread(target=lambda: measurements_of(workload.run_open(
             desire, rate=DESIRE_RATE, duration=LOAD_DURATION, late_tolerance=1.0), measurements),
             name="db-load", daemon=True)
@@ -194,8 +205,8 @@ def test_database_node_wiped(diego, bbs, nemesis, workload, measurements):
                 bbs.desire_lrp(lrp)
         wait_until("every app RUNNING before the fault", lambda: running(bbs, domain, guids), RECOVERY_BOUND)
         wait_routable(diego.router_url, mine, RECOVERY_BOUND)
+        before = routes_before(measurements, workload, time.time())
         window_end = time.monotonic() + WIPE_WINDOW
-        before = routes_total(measurements)
         with Observers(diego, workload, measurements, events=False, hostnames=lambda: mine,
                        probe_interval=PROBE_INTERVAL):
             if workload.leader:
