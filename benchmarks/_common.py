@@ -1,4 +1,5 @@
-"""Shared helpers: machine facts, load average, statistics, memory of process trees, result files."""
+"""Shared helpers: machine facts, load average, statistics, memory of process trees, result files,
+and the environment that makes child processes run another checkout (before/after comparisons)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -15,6 +17,40 @@ from typing import Any
 import psutil
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = RESULTS.parent.parent
+
+
+def tree_env(tree: str | None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment whose ``python -m ...`` children import ``pytest_diego`` from ``tree``.
+
+    ``PYTHONPATH`` alone is not enough: ``python -m`` puts the working directory (this checkout)
+    first on ``sys.path``, so the children would silently run the current code. ``PYTHONSAFEPATH``
+    (Python 3.11+) leaves it out. ``tree=None`` gives the current checkout's environment.
+    Raises ``SystemExit`` if a child would not import from ``tree``.
+    """
+    env = dict(os.environ if base is None else base)
+    env.pop("PYTHONSAFEPATH", None)
+    env.pop("PYTHONPATH", None)
+    if tree is None:
+        return env
+    tree = str(Path(tree).resolve())
+    env["PYTHONPATH"], env["PYTHONSAFEPATH"] = os.pathsep.join([tree, str(ROOT)]), "1"
+    found = subprocess.run([sys.executable, "-c", "import pytest_diego; print(pytest_diego.__file__)"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, check=False).stdout.strip()
+    if not found.startswith(tree + os.sep):
+        raise SystemExit(f"children would import pytest_diego from {found or 'nowhere'}, not from {tree}: "
+                         "is it a checkout with pytest_diego/ at its top?")
+    return env
+
+
+def use_tree(tree: str | None) -> None:
+    """Make every child process started from now on (the cluster's) run ``tree`` (None: current)."""
+    env = tree_env(tree)
+    for name in ("PYTHONPATH", "PYTHONSAFEPATH"):
+        if name in env:
+            os.environ[name] = env[name]
+        else:
+            os.environ.pop(name, None)
 
 
 def machine() -> dict[str, Any]:

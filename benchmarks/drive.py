@@ -4,7 +4,7 @@
 
 KIND: ``harness`` (``ClosedModel`` + ``BBSClient`` + ``RequestRecorder``: the whole pytest-diego
 path), ``harness-requests`` (the same with ``BBSClient``'s requests/urllib3 transport, its HTTPS
-path, forced on plain HTTP: the transport every URL used before the ``http.client`` pool),
+path, forced on plain HTTP: the transport every URL used before the plain-HTTP pool),
 ``client`` (``BBSClient.ping`` in plain loops, no observer, no runner), ``requests``
 (``requests.Session.post`` loops), ``httpclient`` (``http.client`` keep-alive loops). ``--op
 desire`` makes the harness kinds desire Tasks instead of pinging. ``ops`` and ``cpu_s`` (this

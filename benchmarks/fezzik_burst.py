@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from typing import Any
 import psutil
 import requests
 
-from benchmarks._common import RESULTS, loadavg, memory_of, percentile, summary, write_result
+from benchmarks._common import RESULTS, loadavg, memory_of, percentile, summary, use_tree, write_result
 from pytest_diego.bbs import BBSClient, models
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 from pytest_diego.workload.builders import app_hostname
@@ -49,14 +48,6 @@ def _profile(name: str, pid: int, args: argparse.Namespace) -> subprocess.Popen[
     argv = [spy, "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)),
             "-r", "10", "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _set_pythonpath(directory: str | None) -> None:
-    """Make the cluster's child processes import pytest_diego from ``directory`` (None: as usual)."""
-    if directory:
-        os.environ["PYTHONPATH"] = directory
-    else:
-        os.environ.pop("PYTHONPATH", None)
 
 
 def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
@@ -233,13 +224,13 @@ def main() -> None:
     rounds: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
     for i in range(args.rounds):
         for variant in variants if i % 2 == 0 else variants[::-1]:
-            _set_pythonpath(args.baseline_pythonpath if variant == "baseline" else None)
+            use_tree(args.baseline_pythonpath if variant == "baseline" else None)
             with tempfile.TemporaryDirectory(prefix="pytest-diego-fezzik-") as state_dir:
                 r = one_round(args, Path(state_dir))
             r["variant"] = variant
             rounds[variant].append(r)
             print(f"round {i + 1} {variant}: {json.dumps(r, default=float)}", flush=True)
-    _set_pythonpath(None)
+    use_tree(None)
     keys = ("cells_up_s", "tasks_completed_s", "lrps_running_s", "routes_listed_s",
             "all_answered_via_router_s")
     agg = {v: {key: summary([r[key] for r in rs if r.get(key) is not None])

@@ -1,6 +1,7 @@
 """Load-driver throughput (pytest-diego's own speed): pytest-diego's harness beside Locust and plain loops.
 
     .venv/bin/python -m benchmarks.load_driver [--rounds 5] [--duration 4] [--users 4]
+        [--baseline-pythonpath DIR]
 
 Each round runs every driver once, in a rotated order, each in its own process for
 ``--duration`` seconds with ``--users`` concurrent users, against the same endpoints started once:
@@ -12,7 +13,9 @@ Each round runs every driver once, in a rotated order, each in its own process f
   subprocesses; counts from their stats CSV);
 - the embedded BBS (``python -m pytest_diego.cluster.bbs``, no auctioneer): harness Ping and
   DesireTask on both transports, Locust FastHttpUser Ping;
-- two harness processes at once on the trivial endpoint (scaling from 1 to 2 processes).
+- two harness processes at once on the trivial endpoint (scaling from 1 to 2 processes);
+- with ``--baseline-pythonpath DIR`` (a checkout of an earlier commit), the harness importing
+  that tree instead, on both endpoints: before and after in the same rounds.
 
 The per-core figure is operations per CPU-second of the driver process (its own CPU time over
 the measured window), which the other workloads of a shared machine disturb far less than wall
@@ -35,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import loadavg, summary, write_result
+from benchmarks._common import loadavg, summary, tree_env, write_result
 
 MODULE = "benchmarks.load_driver"
 HERE = Path(__file__).resolve().parent
@@ -94,11 +97,15 @@ def embedded_bbs() -> Iterator[str]:
 
 
 def drive(kind: str, url: str, args: argparse.Namespace, op: str = "ping",
-          copies: int = 1) -> dict[str, Any]:
-    """Run ``copies`` driver processes at once; their summed ops and CPU, and the longest wall."""
+          copies: int = 1, pythonpath: str | None = None) -> dict[str, Any]:
+    """Run ``copies`` driver processes at once; their summed ops and CPU, and the longest wall.
+
+    With ``pythonpath`` the drivers import ``pytest_diego`` (and the driver script) from that tree."""
     argv = [PY, "-m", "benchmarks.drive", kind, url, "--op", op, "--duration", str(args.duration),
             "--users", str(args.users)]
-    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(copies)]
+    env = tree_env(pythonpath)
+    procs = [subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, env=env)
+             for _ in range(copies)]
     outs = []
     for p in procs:
         out, _ = p.communicate(timeout=args.duration + 120)
@@ -154,6 +161,11 @@ def one_round(i: int, trivial: str, bbs: str, args: argparse.Namespace) -> dict[
         ("bbs/harness-requests-desire", lambda: drive("harness-requests", bbs, args, op="desire")),
         ("bbs/locust-fast-ping", lambda: locust("fast", bbs, args)),
     ]
+    base = args.baseline_pythonpath
+    if base:
+        jobs += [("trivial/harness-baseline", lambda: drive("harness", trivial, args, pythonpath=base)),
+                 ("bbs/harness-baseline-desire", lambda: drive("harness", bbs, args, op="desire",
+                                                              pythonpath=base))]
     shift = i % len(jobs)
     out: dict[str, dict[str, Any]] = {}
     for name, job in jobs[shift:] + jobs[:shift]:
@@ -175,6 +187,11 @@ RATIOS = {
     "two_processes_vs_one_wall": ("trivial/harness-x2", "trivial/harness", per_wall),
     "bbs_desire_vs_desire_requests_per_cpu": ("bbs/harness-desire", "bbs/harness-requests-desire", per_cpu),
 }
+BASELINE_RATIOS = {
+    "harness_vs_baseline_per_cpu": ("trivial/harness", "trivial/harness-baseline", per_cpu),
+    "baseline_vs_locust_fast_per_cpu": ("trivial/harness-baseline", "trivial/locust-fast", per_cpu),
+    "bbs_desire_vs_baseline_per_cpu": ("bbs/harness-desire", "bbs/harness-baseline-desire", per_cpu),
+}
 
 
 def main() -> None:
@@ -183,6 +200,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=4.0)
     parser.add_argument("--users", type=int, default=4)
+    parser.add_argument("--baseline-pythonpath", metavar="DIR",
+                        help="a checkout of an earlier commit, measured beside the working tree")
     args = parser.parse_args()
     rounds = []
     with trivial_server() as trivial, embedded_bbs() as bbs:
@@ -193,7 +212,10 @@ def main() -> None:
                    "ops_per_wall_s": summary([r[n]["per_wall_s"] for r in rounds]),
                    "cpu_us_per_op": summary([1e6 * r[n]["cpu_s"] / max(r[n]["ops"], 1) for r in rounds]),
                    "failed": sum(r[n]["failed"] for r in rounds)} for n in names}
-    ratios = {k: summary([f(r[a]) / f(r[b]) for r in rounds]) for k, (a, b, f) in RATIOS.items()}
+    pairs = dict(RATIOS)
+    if args.baseline_pythonpath:
+        pairs.update(BASELINE_RATIOS)
+    ratios = {k: summary([f(r[a]) / f(r[b]) for r in rounds]) for k, (a, b, f) in pairs.items()}
     def cpu_us(r: dict[str, Any]) -> float:
         return 1e6 * r["cpu_s"] / max(r["ops"], 1)
 

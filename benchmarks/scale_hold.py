@@ -1,7 +1,7 @@
 """Hold a growing number of RUNNING instances on the embedded cluster (the 10k-instance target).
 
     .venv/bin/python -m benchmarks.scale_hold [--cells 100] [--levels 1000,5000,10000]
-        [--lrp-size 100] [--time-scale 1.0] [--hold 40] [--probes 40]
+        [--lrp-size 100] [--time-scale 1.0] [--hold 40] [--probes 40] [--tree DIR]
 
 For each level (instances, cumulative): desire LRPs of ``--lrp-size`` instances until the level is
 reached, time until all are RUNNING, then hold for ``--hold`` seconds (at least one convergence
@@ -29,7 +29,7 @@ from typing import Any
 import psutil
 import requests
 
-from benchmarks._common import RESULTS, loadavg, memory_of, percentile, write_result
+from benchmarks._common import RESULTS, loadavg, memory_of, percentile, use_tree, write_result
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 from pytest_diego.workload.builders import desired_lrp
 
@@ -156,9 +156,12 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--name", default="scale_hold")
+    parser.add_argument("--tree", metavar="DIR", default=None,
+                        help="run the cluster's processes from this checkout (an earlier commit) instead")
     parser.add_argument("--profile-bbs", action="store_true",
                         help="py-spy the BBS while holding the top level")
     args = parser.parse_args()
+    use_tree(args.tree)
     levels = [int(x) for x in args.levels.split(",")]
     args.top = levels[-1]
     results: list[dict[str, Any]] = []

@@ -2,8 +2,9 @@
 
 Speaks to a real Diego BBS (mutual TLS) and to the embedded cluster's BBS alike. Built for load
 drivers: it reuses pooled keep-alive connections and builds every route URL once. Plain-HTTP
-BBSes (the embedded cluster's) get a lean ``http.client`` pool, since requests/urllib3 cost
-most of a load driver's CPU there; HTTPS goes through requests' adapter for its TLS handling.
+BBSes (the embedded cluster's) get a lean socket pool with a C response parser (``transport``),
+since requests/urllib3 cost most of a load driver's CPU there; HTTPS goes through requests'
+adapter for its TLS handling.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import http.client
 import os
 import ssl
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +38,7 @@ from pytest_diego.bbs.errors import (
 )
 from pytest_diego.bbs.events import EventStream
 from pytest_diego.bbs.routes import EMBEDDED_ROUTES, ROUTES
+from pytest_diego.bbs.transport import ConnectionPool, MalformedResponse
 
 Observer = Callable[[str, float, float, str], Any]
 M = TypeVar("M", bound=Message)
@@ -108,12 +109,13 @@ class BBSClient:
         self._user_agent = f"pytest-diego/{__version__}"
         if skip_cert_verify:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        self._pool: _ConnectionPool | None = None
+        self._pool: ConnectionPool | None = None
         self._send: Callable[[str, bytes], tuple[int, _Headers, bytes]] = self._send_requests
         if self.url.startswith("http://"):
             parts = urlsplit(self.url)
-            self._pool = _ConnectionPool(parts.hostname or "127.0.0.1", parts.port or 80, timeout)
-            self._paths = {name: urlsplit(url).path for name, url in self._urls.items()}
+            self._pool = ConnectionPool(parts.hostname or "127.0.0.1", parts.port or 80, timeout, POOL_SIZE)
+            self._heads = {name: _request_head(parts.netloc, urlsplit(url).path, self._user_agent)
+                           for name, url in self._urls.items()}
             self._send = self._send_pooled
 
     def __repr__(self) -> str:
@@ -163,15 +165,11 @@ class BBSClient:
         return response.status_code, response.headers, response.content
 
     def _send_pooled(self, route: str, body: bytes) -> tuple[int, _Headers, bytes]:
-        """Plain HTTP: the ``http.client`` pool, a fraction of requests' CPU per call."""
+        """Plain HTTP: prebuilt request bytes over the socket pool, a fraction of requests' CPU."""
         assert self._pool is not None
-        headers = {
-            "Content-Type": PROTOBUF,
-            "Content-Length": str(len(body)),
-            "X-Vcap-Request-Id": str(uuid.uuid4()),
-            "User-Agent": self._user_agent,
-        }
-        return self._pool.post(self._paths[route], body, headers)
+        request = b"%sContent-Length: %d\r\nX-Vcap-Request-Id: %s\r\n\r\n%s" % (
+            self._heads[route], len(body), str(uuid.uuid4()).encode(), body)
+        return self._pool.post(request)
 
     @overload
     def _call(self, route: str, body: bytes, response_cls: type[M]) -> M: ...
@@ -256,6 +254,13 @@ class BBSClient:
             return BBSTimeoutError(
                 f"the BBS at {self.url} did not answer {route} within {self.timeout:g}s "
                 f"(raise the client timeout or check the BBS's load): {_cause(exc)}",
+                url=self.url,
+            )
+        malformed = next((item for item in chain if isinstance(item, MalformedResponse)), None)
+        if malformed is not None:
+            return BBSProtocolError(
+                f"the server at {self.url} answered {route} with {malformed} — is {self.url} a Diego BBS? "
+                "check --diego-bbs-url",
                 url=self.url,
             )
         tls_error = next((item for item in chain if isinstance(item, ssl.SSLError)), None)
@@ -579,100 +584,19 @@ class BBSClient:
         return response
 
 
-# -------------------------------------------------------------------- plain-HTTP transport
+# -------------------------------------------------------------------- helpers
 
 
 class _Headers(Protocol):
-    """Response headers with case-insensitive ``get`` (requests' and http.client's both qualify)."""
+    """Response headers with case-insensitive ``get`` (requests' and the socket pool's both qualify)."""
 
     def get(self, name: str, default: None = None) -> str | None: ...
 
 
-class _Unanswered(ConnectionResetError):
-    """The connection dropped before any byte of the response: the BBS never answered on it."""
-
-
-class _Response(http.client.HTTPResponse):
-    """Tells a connection dropped before the status line (safe to re-send) from a later failure."""
-
-    def _read_status(self) -> tuple[str, int, str]:
-        try:
-            return super()._read_status()
-        except _DROPPED as exc:
-            raise _Unanswered(*exc.args) from exc
-
-
-class _Connection(http.client.HTTPConnection):
-    response_class = _Response  # http.client already sets TCP_NODELAY on connect
-
-
-class _ConnectionPool:
-    """Thread-safe keep-alive ``http.client`` connections to one plain-HTTP BBS.
-
-    Connections are made on demand, so concurrency is never capped; at most ``POOL_SIZE`` idle
-    ones are kept, like requests' adapter. A connection goes back to the pool only after a fully
-    read response that did not say ``Connection: close``.
-    """
-
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self._host = host
-        self._port = port
-        self._timeout = timeout
-        self._idle: list[_Connection] = []
-        self._lock = threading.Lock()
-
-    def post(self, path: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, _Headers, bytes]:
-        """POST on a pooled connection; one re-send on a new connection if a reused one was stale.
-
-        A server closes idle keep-alive connections (its idle timeout, a restart) without telling
-        us; only a send that failed before any response byte on a *reused* connection is re-sent:
-        the server cannot have processed it. Timeouts are never re-sent: the request may have
-        been applied.
-        """
-        with self._lock:
-            connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            return self._round_trip(self._new(), path, body, headers)
-        try:
-            return self._round_trip(connection, path, body, headers)
-        except _Unanswered:
-            return self._round_trip(self._new(), path, body, headers)
-
-    def close(self) -> None:
-        """Close the idle connections (ones in use close or return when their call ends)."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
-
-    def _new(self) -> _Connection:
-        return _Connection(self._host, self._port, timeout=self._timeout)
-
-    def _round_trip(
-        self, connection: _Connection, path: str, body: bytes, headers: Mapping[str, str]
-    ) -> tuple[int, _Headers, bytes]:
-        try:
-            try:
-                connection.request("POST", path, body, headers)
-            except _DROPPED as exc:
-                raise _Unanswered(*exc.args) from exc
-            response = connection.getresponse()
-            content = response.read()
-        except BaseException:
-            connection.close()
-            raise
-        pooled = False
-        if not response.will_close and response.isclosed():
-            with self._lock:
-                pooled = len(self._idle) < POOL_SIZE
-                if pooled:
-                    self._idle.append(connection)
-        if not pooled:
-            connection.close()
-        return response.status, response.msg, content
-
-
-# -------------------------------------------------------------------- helpers
+def _request_head(netloc: str, path: str, user_agent: str) -> bytes:
+    """A route's request line and fixed headers, built once per client."""
+    return (f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: {PROTOBUF}\r\n"
+            f"User-Agent: {user_agent}\r\n").encode("latin-1")
 
 
 def _desired_lrps_filter(domain: str | None, process_guids: Iterable[str] | None) -> bytes:

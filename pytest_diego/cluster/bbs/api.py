@@ -214,6 +214,8 @@ class Api:
         with state.lock:
             if req.process_guid:
                 recs = list(state.actuals.get(req.process_guid, {}).values())
+            elif req.cell_id:
+                recs = state.actuals_on(req.cell_id)
             else:
                 recs = state.all_actuals()
             blobs = [
@@ -235,6 +237,8 @@ class Api:
         state = self.core.state
         groups: dict[tuple[str, int], models.ActualLRPGroup] = {}
         with state.lock:
+            if guids is None and cell_id:  # a rep's own records: its cell's index, not a scan
+                guids = sorted({guid for guid, _, _ in state.actuals_by_cell.get(cell_id, {})})
             for guid in guids if guids is not None else list(state.actuals):
                 for (index, presence), rec in sorted(state.actuals.get(guid, {}).items()):
                     lrp = rec.msg
@@ -309,8 +313,10 @@ class Api:
         return models.DesiredLRPsResponse(desired_lrps=out)
 
     def _tasks(self, req: models.TasksRequest) -> bytes:
-        with self.core.state.lock:
-            blobs = [rec.blob for rec in self.core.state.tasks.values()
+        state = self.core.state
+        with state.lock:
+            recs = state.tasks_on(req.cell_id) if req.cell_id else state.tasks.values()
+            blobs = [rec.blob for rec in recs
                      if (not req.domain or rec.msg.domain == req.domain)
                      and (not req.cell_id or rec.msg.cell_id == req.cell_id)]
         return wire.repeated(2, blobs)

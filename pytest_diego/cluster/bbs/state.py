@@ -66,14 +66,24 @@ def now_ns() -> int:
     return time.time_ns()
 
 
+ActualKey = tuple[str, int, int]  # process_guid, index, presence
+
+
 class State:
-    """Every DesiredLRP, ActualLRP, Task, domain and cell presence, guarded by ``lock``."""
+    """Every DesiredLRP, ActualLRP, Task, domain and cell presence, guarded by ``lock``.
+
+    ActualLRPs and Tasks are also indexed by cell id: every rep's bulk sync asks for its own
+    cell's records, and with a hundred cells scanning every record under the lock each time,
+    their sync wave held up every other request (the 10k-instance hold's spikes, BENCHMARKS.md).
+    """
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.desired: dict[str, Rec] = {}
         self.actuals: dict[str, dict[tuple[int, int], Rec]] = {}
         self.tasks: dict[str, Rec] = {}
+        self.actuals_by_cell: dict[str, dict[ActualKey, Rec]] = {}
+        self.tasks_by_cell: dict[str, dict[str, Rec]] = {}
         self.domains: dict[str, float | None] = {}
         self.cells: dict[str, tuple[Rec, float]] = {}
         self.writer: Writer | None = None
@@ -86,10 +96,10 @@ class State:
         for guid, index, presence, data in db.query(
             conn, "SELECT process_guid, instance_index, presence, data FROM actual_lrps"
         ):
-            lrp = models.ActualLRP.FromString(bytes(data))
-            self.actuals.setdefault(guid, {})[(index, presence)] = Rec(lrp, bytes(data))
+            blob = bytes(data)
+            self._set_actual(guid, index, presence, Rec(models.ActualLRP.FromString(blob), blob))
         for guid, data in db.query(conn, "SELECT task_guid, data FROM tasks"):
-            self.tasks[guid] = Rec(models.Task.FromString(bytes(data)), bytes(data))
+            self._set_task(guid, Rec(models.Task.FromString(bytes(data)), bytes(data)))
         for name, expires_at in db.query(conn, "SELECT name, expires_at FROM domains"):
             self.domains[name] = expires_at
         for cell_id, expires_at, data in db.query(
@@ -123,7 +133,7 @@ class State:
     def put_actual(self, tx: Tx, lrp: models.ActualLRP) -> None:
         rec = Rec(lrp)
         key = lrp.actual_lrp_key
-        self.actuals.setdefault(key.process_guid, {})[(key.index, lrp.presence)] = rec
+        self._set_actual(key.process_guid, key.index, lrp.presence, rec)
         tx.ops.append(_actual_row(lrp, rec.blob))
 
     def put_actuals(self, tx: Tx, lrps: list[models.ActualLRP]) -> None:
@@ -132,7 +142,7 @@ class State:
         for lrp in lrps:
             rec = Rec(lrp)
             key = lrp.actual_lrp_key
-            self.actuals.setdefault(key.process_guid, {})[(key.index, lrp.presence)] = rec
+            self._set_actual(key.process_guid, key.index, lrp.presence, rec)
             rows.append(_actual_row(lrp, rec.blob)[1])
         tx.ops.append((schema.UPSERT_ACTUAL, rows))
 
@@ -140,7 +150,10 @@ class State:
         key = lrp.actual_lrp_key
         by_index = self.actuals.get(key.process_guid)
         if by_index is not None:
-            by_index.pop((key.index, lrp.presence), None)
+            old = by_index.pop((key.index, lrp.presence), None)
+            if old is not None:
+                where = (key.process_guid, key.index, lrp.presence)
+                _unindex(self.actuals_by_cell, _cell_of_actual(old), where)
             if not by_index:
                 del self.actuals[key.process_guid]
         tx.ops.append((schema.DELETE_ACTUAL, (key.process_guid, key.index, lrp.presence)))
@@ -148,16 +161,36 @@ class State:
     def all_actuals(self) -> list[Rec]:
         return [rec for by_index in self.actuals.values() for rec in by_index.values()]
 
+    def actuals_on(self, cell_id: str) -> list[Rec]:
+        return list(self.actuals_by_cell.get(cell_id, {}).values())
+
+    def _set_actual(self, process_guid: str, index: int, presence: int, rec: Rec) -> None:
+        by_index = self.actuals.setdefault(process_guid, {})
+        old = by_index.get((index, presence))
+        by_index[(index, presence)] = rec
+        _reindex(self.actuals_by_cell, (process_guid, index, presence),
+                 None if old is None else _cell_of_actual(old), _cell_of_actual(rec), rec)
+
     # -- Tasks -----------------------------------------------------------------------------
     def put_task(self, tx: Tx, task: models.Task) -> None:
         rec = Rec(task)
-        self.tasks[task.task_guid] = rec
+        self._set_task(task.task_guid, rec)
         row = (task.task_guid, task.domain, task.state, task.cell_id, task.updated_at, rec.blob)
         tx.ops.append((schema.UPSERT_TASK, row))
 
     def delete_task(self, tx: Tx, task_guid: str) -> None:
-        del self.tasks[task_guid]
+        old = self.tasks.pop(task_guid)
+        _unindex(self.tasks_by_cell, old.msg.cell_id, task_guid)
         tx.ops.append((schema.DELETE_TASK, (task_guid,)))
+
+    def tasks_on(self, cell_id: str) -> list[Rec]:
+        return list(self.tasks_by_cell.get(cell_id, {}).values())
+
+    def _set_task(self, task_guid: str, rec: Rec) -> None:
+        old = self.tasks.get(task_guid)
+        self.tasks[task_guid] = rec
+        old_cell = None if old is None else old.msg.cell_id
+        _reindex(self.tasks_by_cell, task_guid, old_cell, rec.msg.cell_id, rec)
 
     # -- domains and cells -----------------------------------------------------------------
     def fresh_domains(self, now: float | None = None) -> set[str]:
@@ -167,6 +200,26 @@ class State:
     def present_cells(self, now: float | None = None) -> dict[str, Rec]:
         now = time.time() if now is None else now
         return {cell_id: rec for cell_id, (rec, exp) in self.cells.items() if exp > now}
+
+
+def _cell_of_actual(rec: Rec) -> str:
+    return rec.msg.actual_lrp_instance_key.cell_id
+
+
+def _reindex(index: dict[str, dict[Any, Rec]], key: Any, old_cell: str | None, cell: str, rec: Rec) -> None:
+    """Move ``key`` from ``old_cell``'s entries to ``cell``'s (no entry for an empty cell id)."""
+    if old_cell and old_cell != cell:
+        _unindex(index, old_cell, key)
+    if cell:
+        index.setdefault(cell, {})[key] = rec
+
+
+def _unindex(index: dict[str, dict[Any, Rec]], cell: str, key: Any) -> None:
+    entries = index.get(cell)
+    if entries is not None:
+        entries.pop(key, None)
+        if not entries:
+            del index[cell]
 
 
 def _actual_row(lrp: models.ActualLRP, blob: bytes) -> Op:
