@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol, TypeVar, overload
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 import urllib3
@@ -114,7 +114,7 @@ class BBSClient:
         if self.url.startswith("http://"):
             parts = urlsplit(self.url)
             self._pool = ConnectionPool(parts.hostname or "127.0.0.1", parts.port or 80, timeout, POOL_SIZE)
-            self._heads = {name: _request_head(parts.netloc, urlsplit(url).path, self._user_agent)
+            self._heads = {name: _request_head(_host_header(parts), urlsplit(url).path, self._user_agent)
                            for name, url in self._urls.items()}
             self._send = self._send_pooled
 
@@ -593,9 +593,16 @@ class _Headers(Protocol):
     def get(self, name: str, default: None = None) -> str | None: ...
 
 
-def _request_head(netloc: str, path: str, user_agent: str) -> bytes:
+def _host_header(parts: SplitResult) -> str:
+    """``host[:port]`` without any user:password@ of the URL (IPv6 literals in brackets)."""
+    host = parts.hostname or "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def _request_head(host: str, path: str, user_agent: str) -> bytes:
     """A route's request line and fixed headers, built once per client."""
-    return (f"POST {path} HTTP/1.1\r\nHost: {netloc}\r\nContent-Type: {PROTOBUF}\r\n"
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {PROTOBUF}\r\n"
             f"User-Agent: {user_agent}\r\n").encode("latin-1")
 
 

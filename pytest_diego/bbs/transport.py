@@ -13,6 +13,7 @@ Errors stay the standard library's (``ConnectionRefusedError``, ``TimeoutError``
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import threading
 
@@ -21,8 +22,8 @@ import httptools
 _RECV = 65536
 
 
-class Unanswered(ConnectionResetError):
-    """The connection dropped before any byte of the response: the BBS never answered on it."""
+class Unsent(ConnectionResetError):
+    """Sending the request failed part-way: the BBS cannot have received all of it."""
 
 
 class MalformedResponse(http.client.HTTPException):
@@ -37,31 +38,51 @@ class Headers(dict):
 
 
 class _Reply:
-    """httptools callbacks collecting one response."""
+    """httptools callbacks collecting one response.
 
-    __slots__ = ("body", "complete", "content_length", "headers", "headers_done", "keep_alive", "parser")
+    Interim 1xx responses (``100 Continue``, ``103 Early Hints``) are skipped, as HTTP/1.1 says;
+    bytes after the final response are refused, since the connection would hand them to the next
+    request as its answer.
+    """
+
+    __slots__ = ("body", "chunked", "complete", "content_length", "headers", "headers_done", "interim",
+                 "keep_alive", "parser")
 
     def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.complete = False
+        self._start()
+
+    def _start(self) -> None:
         self.headers = Headers()
         self.body: list[bytes] = []
         self.headers_done = False
-        self.complete = False
+        self.interim = False
+        self.chunked = False
         self.keep_alive = False
         self.content_length: int | None = None
-        self.parser = httptools.HttpResponseParser(self)
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise MalformedResponse("more bytes after the response than it announced")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        self.interim = 100 <= self.parser.get_status_code() < 200 and self.parser.get_status_code() != 101
         length = self.headers.get("content-length")
         self.content_length = int(length) if length is not None and length.isdigit() else None
+        self.chunked = "chunked" in (self.headers.get("transfer-encoding") or "").lower()
 
     def on_body(self, chunk: bytes) -> None:
         self.body.append(chunk)
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self._start()  # the final response follows on the same connection
+            return
         self.complete = True
         self.keep_alive = self.parser.should_keep_alive()  # only valid before the parser resets
 
@@ -75,28 +96,31 @@ class Connection:
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    def idle_and_open(self) -> bool:
+        """Whether an idle connection can carry a request: nothing readable on it. A server that
+        closed it (idle timeout, restart, SIGKILL) left an end-of-file to read; stray bytes
+        would be taken for the next answer. Either way it is dropped before use, not after."""
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        return not poller.poll(0)
+
     def round_trip(self, request: bytes) -> tuple[int, Headers, bytes, bool]:
         """Status, headers, body, and whether the connection may be reused."""
         sock = self.sock
         try:
             sock.sendall(request)
         except (BrokenPipeError, ConnectionResetError) as exc:
-            raise Unanswered(*exc.args) from exc
+            raise Unsent(*exc.args) from exc
         reply = _Reply()
         parser = reply.parser
         received = 0
         while not reply.complete:
-            try:
-                data = sock.recv(_RECV)
-            except ConnectionResetError as exc:
-                if received == 0:
-                    raise Unanswered(*exc.args) from exc
-                raise
+            data = sock.recv(_RECV)
             if not data:
                 if received == 0:
-                    raise Unanswered("the BBS closed the connection without answering")
-                if reply.headers_done and reply.content_length is None and \
-                        "chunked" not in (reply.headers.get("transfer-encoding") or ""):
+                    # The whole request went out, so the BBS may have acted on it: never re-sent.
+                    raise http.client.RemoteDisconnected("the BBS closed the connection without answering")
+                if reply.headers_done and reply.content_length is None and not reply.chunked:
                     break  # a body delimited by the connection's end (HTTP/1.0 style)
                 got = sum(map(len, reply.body))
                 more = None if reply.content_length is None else reply.content_length - got
@@ -107,7 +131,8 @@ class Connection:
             except httptools.HttpParserUpgrade as exc:
                 raise MalformedResponse("the server answered with a protocol upgrade") from exc
             except httptools.HttpParserError as exc:
-                raise MalformedResponse(f"not an HTTP response ({exc}): {data[:60]!r}") from exc
+                cause = exc.__context__ if isinstance(exc.__context__, MalformedResponse) else exc
+                raise MalformedResponse(f"not an HTTP response ({cause}): {data[:60]!r}") from exc
         return parser.get_status_code(), reply.headers, b"".join(reply.body), reply.keep_alive
 
     def close(self) -> None:
@@ -131,20 +156,18 @@ class ConnectionPool:
         self._lock = threading.Lock()
 
     def post(self, request: bytes) -> tuple[int, Headers, bytes]:
-        """Send a complete request; one re-send on a new connection if a reused one was stale.
+        """Send a complete request on an idle connection the server has not closed, or a new one.
 
-        A server closes idle keep-alive connections (its idle timeout, a restart) without telling
-        us; only a send that failed before any response byte on a *reused* connection is re-sent:
-        the server cannot have processed it. Timeouts are never re-sent: the request may have
-        been applied.
+        A request is re-sent only when sending it failed part-way on a reused connection (the BBS
+        cannot have received all of it). Once it is all sent, a dropped connection or a timeout
+        is an error for the caller: the BBS may have applied it.
         """
-        with self._lock:
-            connection = self._idle.pop() if self._idle else None
+        connection = self._take_idle()
         if connection is None:
             return self._round_trip(self._new(), request)
         try:
             return self._round_trip(connection, request)
-        except Unanswered:
+        except Unsent:
             return self._round_trip(self._new(), request)
 
     def close(self) -> None:
@@ -152,6 +175,14 @@ class ConnectionPool:
         with self._lock:
             idle, self._idle = self._idle, []
         for connection in idle:
+            connection.close()
+
+    def _take_idle(self) -> Connection | None:
+        while True:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None or connection.idle_and_open():
+                return connection
             connection.close()
 
     def _new(self) -> Connection:

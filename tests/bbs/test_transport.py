@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -119,3 +120,63 @@ def test_router_error_header_is_found_whatever_its_case():
             pytest.raises(BBSError, match="endpoint_failure") as caught:
         client.ping()
     assert caught.value.type == "RouterError"
+
+
+def test_interim_100_continue_is_skipped():
+    def answer(conn: socket.socket, request: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(PING)
+        conn.sendall(head + PING)
+
+    with raw_server(answer) as url, BBSClient(url) as client:
+        assert client.ping()
+
+
+def test_bytes_after_the_response_are_refused_not_handed_to_the_next_request():
+    def answer(conn: socket.socket, request: bytes) -> None:
+        first = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PING) + PING
+        conn.sendall(first + b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+
+    with raw_server(answer) as url, BBSClient(url) as client, \
+            pytest.raises(BBSProtocolError, match="more bytes after the response"):
+        client.ping()
+
+
+def test_chunked_body_cut_by_the_connection_closing_is_an_incomplete_read():
+    def answer(conn: socket.socket, request: bytes) -> None:  # "Chunked": the name's case is free
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\nab")
+
+    with raw_server(answer) as url, BBSClient(url) as client, \
+            pytest.raises(BBSConnectionError, match="IncompleteRead"):
+        client.ping()
+
+
+def test_host_header_never_carries_url_credentials():
+    seen: list[bytes] = []
+
+    def answer(conn: socket.socket, request: bytes) -> None:
+        seen.append(request)
+        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(PING)
+        conn.sendall(head + PING)
+
+    with raw_server(answer) as url:
+        port = url.rsplit(":", 1)[1]
+        with BBSClient(f"http://user:secret@127.0.0.1:{port}") as client:
+            assert client.ping()
+    assert b"secret" not in seen[0] and f"Host: 127.0.0.1:{port}\r\n".encode() in seen[0]
+
+
+def test_an_idle_connection_the_bbs_closed_is_dropped_before_use():
+    """Closed while idle (restart, idle timeout): the next call opens a fresh connection and
+    succeeds; nothing is sent twice, since nothing was sent on the closed one."""
+    requests_seen: list[bytes] = []
+
+    def answer(conn: socket.socket, request: bytes) -> None:  # one answer, then the server closes
+        requests_seen.append(request)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(PING) + PING)
+
+    with raw_server(answer) as url, BBSClient(url) as client:
+        assert client.ping()
+        time.sleep(0.1)  # the server's close reaches the pooled connection
+        assert client.ping()
+    assert len(requests_seen) == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -48,18 +49,22 @@ class Auctions:
 
 
 class CountingLock:
-    """An RLock that counts how often it was taken from outside (not re-entered)."""
+    """An RLock that counts how often it was taken from outside (not re-entered), and can run
+    ``on_take(holds)`` each time: what another request would do between two slices."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self.depth = 0
         self.holds = 0
+        self.on_take: Callable[[int], None] | None = None
 
     def __enter__(self) -> CountingLock:
         self._lock.acquire()
         self.depth += 1
         if self.depth == 1:
             self.holds += 1
+            if self.on_take is not None:
+                self.on_take(self.holds)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -132,3 +137,29 @@ def test_every_slice_size_converges_every_process(tmp_path, monkeypatch, per_sli
     counts = convergence.converge_lrps(core)
     assert counts["LRPsDesired"] == 120
     assert {guid for guid, _ in auctions.lrps} >= {f"app-{n}" for n in range(0, 40, 5)}  # missing ones
+
+
+def test_a_cell_that_registers_between_slices_is_present_for_later_slices(tmp_path, monkeypatch):
+    """Requests run between slices: a cell whose presence arrives meanwhile may already run
+    instances, and a later slice must not call them SUSPECT and auction duplicates."""
+    core, auctions, lock = cluster(tmp_path, "late-cell")
+    state = core.state
+    tx = Tx()
+    late = desired_lrp("zz-on-late-cell", domain="fresh", instances=1)
+    state.put_desired(tx, late)
+    row = actual.unclaimed(late, 0)
+    row.state = RUNNING
+    row.actual_lrp_instance_key.cell_id = "cell-late"
+    row.actual_lrp_instance_key.instance_guid = "late-0"
+    state.put_actual(tx, row)
+
+    def register(holds: int) -> None:
+        if holds == 3:  # the second slice: the cell registers now
+            state.cells["cell-late"] = (Rec(models.CellPresence(cell_id="cell-late")), time.time() + 60)
+
+    lock.on_take = register
+    monkeypatch.setattr(convergence, "RECORDS_PER_SLICE", 7)
+    convergence.converge_lrps(core)
+    after = state.actual("zz-on-late-cell", 0)
+    assert after is not None and after.state == RUNNING and after.presence == models.ActualLRP.ORDINARY
+    assert ("zz-on-late-cell", (0,)) not in auctions.lrps

@@ -36,11 +36,14 @@ RECORDS_PER_SLICE = 2000
 
 
 class _Pass:
-    """What one LRP convergence pass shares across its slices: the moment it started, the cells
-    and domains as they were then, and Diego's counts."""
+    """What one LRP convergence pass shares across its slices: the moment it started, Diego's
+    counts, and the present cells and fresh domains, read again at each slice (a cell that
+    registered between slices may already run instances a stale view would call SUSPECT)."""
 
-    def __init__(self, core: Core, now: float, present: dict, fresh: set[str]) -> None:
-        self.core, self.now, self.present, self.fresh = core, now, present, fresh
+    def __init__(self, core: Core, now: float) -> None:
+        self.core, self.now = core, now
+        self.present: dict = {}
+        self.fresh: set[str] = set()
         self.stale_ns = (now - core.timing.stale_unclaimed_duration) * 1e9
         self.counts: Counter[str] = Counter()
         self.suspect_cells: set[str] = set()
@@ -53,19 +56,21 @@ def converge_lrps(core: Core) -> dict[str, int]:
 
     The pass goes process_guid by process_guid in slices of about ``RECORDS_PER_SLICE`` records,
     each slice under the state lock and committed before the lock is released, so every
-    DesiredLRP is converged from one consistent view of its own records while requests are
-    served between slices. Cells' presences and fresh domains are read once, when the pass starts.
+    DesiredLRP is converged from one consistent view of its own records, the cells and the
+    domains, while requests are served between slices.
     """
     state = core.state
-    now = time.time()
+    run = _Pass(core, time.time())
     with state.lock:
-        run = _Pass(core, now, state.present_cells(now), state.fresh_domains(now))
+        run.present, run.fresh = state.present_cells(run.now), state.fresh_domains(run.now)
         guids = list(dict.fromkeys([*state.desired, *state.actuals]))
     position = 0
     while position < len(guids):
         tx = Tx()
         visited = 0
         with state.lock:
+            now = time.time()
+            run.present, run.fresh = state.present_cells(now), state.fresh_domains(now)
             while position < len(guids) and visited < RECORDS_PER_SLICE:
                 visited += _converge_process(run, tx, guids[position])
                 position += 1
