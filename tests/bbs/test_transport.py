@@ -19,6 +19,7 @@ from pytest_diego.bbs.client import BBSClient
 from pytest_diego.bbs.errors import BBSConnectionError, BBSError, BBSProtocolError
 
 PING = models.PingResponse(available=True).SerializeToString()
+PING_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(PING) + PING
 
 
 @contextlib.contextmanager
@@ -56,15 +57,19 @@ def raw_server(answer: Callable[[socket.socket, bytes], None]) -> Iterator[str]:
         listener.close()
 
 
-def test_request_bytes_name_the_route_host_and_length():
-    seen: list[bytes] = []
+def recorder(seen: list[bytes]) -> Callable[[socket.socket, bytes], None]:
+    """An answer that keeps each request and answers it with a PingResponse."""
 
     def answer(conn: socket.socket, request: bytes) -> None:
         seen.append(request)
-        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(PING)
-        conn.sendall(head + PING)
+        conn.sendall(PING_ANSWER)
 
-    with raw_server(answer) as url, BBSClient(url) as client:
+    return answer
+
+
+def test_request_bytes_name_the_route_host_and_length():
+    seen: list[bytes] = []
+    with raw_server(recorder(seen)) as url, BBSClient(url) as client:
         assert client.ping()
     head = seen[0].split(b"\r\n\r\n")[0].decode()
     assert head.startswith("POST /v1/ping HTTP/1.1\r\n")
@@ -125,8 +130,7 @@ def test_router_error_header_is_found_whatever_its_case():
 def test_interim_100_continue_is_skipped():
     def answer(conn: socket.socket, request: bytes) -> None:
         conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(PING)
-        conn.sendall(head + PING)
+        conn.sendall(PING_ANSWER)
 
     with raw_server(answer) as url, BBSClient(url) as client:
         assert client.ping()
@@ -153,13 +157,7 @@ def test_chunked_body_cut_by_the_connection_closing_is_an_incomplete_read():
 
 def test_host_header_never_carries_url_credentials():
     seen: list[bytes] = []
-
-    def answer(conn: socket.socket, request: bytes) -> None:
-        seen.append(request)
-        head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(PING)
-        conn.sendall(head + PING)
-
-    with raw_server(answer) as url:
+    with raw_server(recorder(seen)) as url:
         port = url.rsplit(":", 1)[1]
         with BBSClient(f"http://user:secret@127.0.0.1:{port}") as client:
             assert client.ping()
