@@ -99,6 +99,20 @@ def command(module: str) -> str:
     return " ".join([".venv/bin/python", "-m", module, *sys.argv[1:]])
 
 
+def cpu_by_component(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds so far per component, every ``cell-*`` summed under ``"cells"``
+    (a process that has exited is left out)."""
+    out: dict[str, float] = {"cells": 0.0}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        key = "cells" if name.startswith("cell-") else name
+        out[key] = out.get(key, 0.0) + t.user + t.system
+    return out
+
+
 def write_result(name: str, module: str, payload: dict[str, Any]) -> Path:
     """Write ``results/<name>.json`` with the command line and machine facts, and return its path."""
     RESULTS.mkdir(exist_ok=True)

@@ -20,23 +20,10 @@ from typing import Any
 
 import psutil
 
-from benchmarks._common import loadavg, memory_of, write_result
+from benchmarks._common import cpu_by_component, loadavg, memory_of, write_result
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 
 MODULE = "benchmarks.cluster_cost"
-
-
-def _cpu(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far per component, cells summed under ``"cells"``."""
-    out: dict[str, float] = {"cells": 0.0}
-    for name, pid in pids.items():
-        try:
-            t = psutil.Process(pid).cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        key = "cells" if name.startswith("cell-") else name
-        out[key] = out.get(key, 0.0) + t.user + t.system
-    return out
 
 
 def _counts(pids: list[int]) -> dict[str, int]:
@@ -62,9 +49,9 @@ def measure(cells: int, args: argparse.Namespace) -> dict[str, Any]:
         up = time.perf_counter() - began
         try:
             pids = {name: info.pid for name, info in cluster.processes()}
-            cpu0, t0 = _cpu(pids), time.perf_counter()
+            cpu0, t0 = cpu_by_component(pids), time.perf_counter()
             time.sleep(args.idle)
-            cpu1, idle = _cpu(pids), time.perf_counter() - t0
+            cpu1, idle = cpu_by_component(pids), time.perf_counter() - t0
             cell_pids = [c.pid for c in cluster.cells]
             cell_mem = memory_of(cell_pids)
             comps = {k: memory_of([v])["pss"] / 2**20 for k, v in pids.items() if not k.startswith("cell-")}

@@ -27,10 +27,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 
-from benchmarks._common import RESULTS, loadavg, memory_of, percentile, summary, use_tree, write_result
+from benchmarks._common import (
+    RESULTS,
+    cpu_by_component,
+    loadavg,
+    memory_of,
+    percentile,
+    summary,
+    use_tree,
+    write_result,
+)
 from pytest_diego.bbs import BBSClient, models
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 from pytest_diego.workload.builders import app_hostname
@@ -48,18 +56,6 @@ def _profile(name: str, pid: int, args: argparse.Namespace) -> subprocess.Popen[
     argv = [spy, "record", "-p", str(pid), "-f", "raw", "-o", str(out), "-d", str(int(args.timeout)),
             "-r", "10", "--nonblocking"]
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """User + system CPU seconds so far of each named process."""
-    out: dict[str, float] = {}
-    for name, pid in pids.items():
-        try:
-            t = psutil.Process(pid).cpu_times()
-            out[name] = t.user + t.system
-        except psutil.NoSuchProcess:
-            out[name] = 0.0
-    return out
 
 
 def _component_pids(cluster: EmbeddedCluster) -> dict[str, int]:
@@ -146,7 +142,7 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         task_guids = [f"fezzik-task-{uuid.uuid4().hex}" for _ in range(args.tasks)]
         profilers = [_profile(name, pids[name], args) for name in args.profile if name in pids]
         result["profiles"] = [str(p.args[7]) for p in profilers]  # type: ignore[index]
-        cpu_before = _cpu_seconds(pids)
+        cpu_before = cpu_by_component(pids)
         t0 = time.perf_counter()
         deadline = t0 + args.timeout
         latencies, accepted = _desire_all(client, lrp_guid, args.instances, task_guids, args.workers)
@@ -176,11 +172,10 @@ def one_round(args: argparse.Namespace, state_dir: Path) -> dict[str, Any]:
         result["probe_requests"] = sent
         result["burst_done_s"] = marks["all_answered_via_router_s"] if answered >= args.instances and \
             "tasks_completed_s" in marks else None
-        cpu_after = _cpu_seconds(pids)
+        cpu_after = cpu_by_component(pids)
         cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
         result["cpu_s_during_burst"] = {
-            **{k: v for k, v in cpu.items() if not k.startswith("cell-")},
-            "cells_total": sum(v for k, v in cpu.items() if k.startswith("cell-"))}
+            **{k: v for k, v in cpu.items() if k != "cells"}, "cells_total": cpu["cells"]}
         result["memory_loaded"] = _memory_split(cluster, pids)
         result["loadavg_after"] = loadavg()
         client.close()

@@ -47,6 +47,16 @@ PY = sys.executable
 LOCUST = str(Path(PY).with_name("locust"))
 
 
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM ``proc`` (by its pid), SIGKILL it if it is still there 10 s later, and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextmanager
 def process(argv: list[str], ready: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """Start ``argv``, wait for a stdout line containing ``ready``; terminate it (by pid) on exit."""
@@ -58,12 +68,7 @@ def process(argv: list[str], ready: str, cwd: Path = ROOT) -> Iterator[tuple[sub
             raise RuntimeError(f"{argv[:4]} did not start: {line!r}")
         yield proc, line
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @contextmanager
@@ -88,12 +93,7 @@ def embedded_bbs() -> Iterator[str]:
                 time.sleep(0.1)
             yield json.loads(run_file.read_text())["url"]
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc)
 
 
 def drive(kind: str, url: str, args: argparse.Namespace, op: str = "ping",

@@ -26,10 +26,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import psutil
 import requests
 
-from benchmarks._common import RESULTS, loadavg, memory_of, percentile, use_tree, write_result
+from benchmarks._common import (
+    RESULTS,
+    cpu_by_component,
+    loadavg,
+    memory_of,
+    percentile,
+    use_tree,
+    write_result,
+)
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
 from pytest_diego.workload.builders import desired_lrp
 
@@ -50,24 +57,11 @@ def running_count(client: Any) -> int:
     return sum(1 for a in client.actual_lrps(domain=DOMAIN) if a.state == "RUNNING")
 
 
-def cpu_of(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds so far per component, cells summed under ``"cells"``."""
-    out: dict[str, float] = {"cells": 0.0}
-    for name, pid in pids.items():
-        try:
-            t = psutil.Process(pid).cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        key = "cells" if name.startswith("cell-") else name
-        out[key] = out.get(key, 0.0) + t.user + t.system
-    return out
-
-
 def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: argparse.Namespace,
           pids: dict[str, int]) -> dict[str, Any]:
     """Grow from ``have`` to ``target`` RUNNING instances, hold, and measure."""
     metrics_url = cluster.metrics_urls["bbs"]
-    cpu0 = cpu_of(pids)
+    cpu0 = cpu_by_component(pids)
     t0 = time.perf_counter()
     sizes = []
     remaining = target - have
@@ -118,7 +112,7 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
     lat = sorted(latencies)
     cells_mem = memory_of([c.pid for c in cluster.cells])
     bbs_mem = memory_of([pids["bbs"]])
-    cpu1 = cpu_of(pids)
+    cpu1 = cpu_by_component(pids)
     return {
         "instances": target, "running": running, "desired_s": desired_s, "all_running_s": all_running_s,
         "placed_per_s": (target - have) / all_running_s if all_running_s else None,
