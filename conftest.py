@@ -1,10 +1,11 @@
-"""Repo-wide test configuration: pytester for end-to-end plugin tests, hypothesis profiles."""
+"""Repo-wide test configuration: pytester for end-to-end plugin tests, the tests' PostgreSQL server,
+hypothesis profiles."""
 
 import os
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.support.postgres"]
 
 settings.register_profile(
     "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -121,3 +121,29 @@ def write_result(name: str, module: str, payload: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
     return path
+
+
+def join_hollow_cells(cluster: Any, count: int, processes: int, time_scale: float,
+                      base_cells: int) -> subprocess.Popen[bytes]:
+    """Start ``count`` hollow cells (``python -m pytest_diego cells``) joining ``cluster`` (an
+    ``EmbeddedCluster``) from outside, ten to a loopback address in 127.3.0.0/16 (each address
+    has 4535 instance ports); wait until the BBS lists them all beside its ``base_cells``."""
+    addresses = [f"127.3.{i // 250}.{i % 250 + 1}" for i in range(count // 10 + 1)]
+    command = [sys.executable, "-m", "pytest_diego", "cells", "--count", str(count),
+               "--processes", str(processes), "--bbs-url", cluster.bbs_url,
+               "--locket-address", cluster.locket_address, "--id-prefix", "hollow",
+               "--time-scale", str(time_scale), "--evacuation-timeout", "1", "--exit-with-parent"]
+    for zone in ("z0", "z1", "z2"):
+        command += ["--zone", zone]
+    for address in addresses:
+        command += ["--address", address]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    with cluster.client(timeout=60) as client:
+        deadline = time.monotonic() + 600
+        while len(client.cells()) < base_cells + count:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise SystemExit(f"hollow cells did not all join: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(1.0)
+    return proc

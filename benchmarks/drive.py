@@ -3,11 +3,10 @@
     .venv/bin/python -m benchmarks.drive KIND URL --duration S --users N
 
 KIND: ``harness`` (``ClosedModel`` + ``BBSClient`` + ``RequestRecorder``: the whole pytest-diego
-path), ``harness-requests`` (the same with ``BBSClient``'s requests/urllib3 transport, its HTTPS
-path, forced on plain HTTP: the transport every URL used before the plain-HTTP pool),
-``client`` (``BBSClient.ping`` in plain loops, no observer, no runner), ``requests``
+path), ``client`` (``BBSClient.ping`` in plain loops, no observer, no runner), ``requests``
 (``requests.Session.post`` loops), ``httpclient`` (``http.client`` keep-alive loops). ``--op
-desire`` makes the harness kinds desire Tasks instead of pinging. ``ops`` and ``cpu_s`` (this
+desire`` makes the harness kinds desire Tasks instead of pinging. ``--ca-file --cert-file
+--key-file`` give ``BBSClient`` its mutual-TLS files for an https:// URL. ``ops`` and ``cpu_s`` (this
 process's CPU time, all threads, imports excluded) cover the measured window only.
 Profile a driver with py-spy (it sees every thread; pyinstrument sees only the main one)::
 
@@ -59,14 +58,14 @@ def _loops(users: int, duration: float, make_op: Callable[[], Callable[[], objec
     return sum(counts)
 
 
-def run(kind: str, url: str, duration: float, users: int, op_name: str = "ping") -> dict[str, object]:
+def run(kind: str, url: str, duration: float, users: int, op_name: str = "ping",
+        tls: dict[str, str] | None = None) -> dict[str, object]:
     """Drive ``url`` with ``kind`` for ``duration`` seconds; ops, wall and CPU seconds."""
     cpu0, t0 = time.process_time(), time.perf_counter()
-    if kind in ("harness", "harness-requests"):
+    tls = tls or {}
+    if kind == "harness":
         m = Measurements()
-        client = BBSClient(url, observer=RequestRecorder(m))
-        if kind == "harness-requests":
-            client._send = client._send_requests
+        client = BBSClient(url, observer=RequestRecorder(m), **tls)
         definition = task_definition()
         ids = itertools.count()
         prefix = uuid.uuid4().hex[:8]
@@ -81,7 +80,7 @@ def run(kind: str, url: str, duration: float, users: int, op_name: str = "ping")
         ops = result.ok + result.failed
         extra: dict[str, object] = {"failed": result.failed}
     elif kind == "client":
-        client = BBSClient(url)
+        client = BBSClient(url, **tls)
         ops, extra = _loops(users, duration, lambda: client.ping), {}
     elif kind == "requests":
         def make() -> Callable[[], object]:
@@ -114,8 +113,11 @@ def main() -> None:
     parser.add_argument("--op", choices=("ping", "desire"), default="ping")
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--users", type=int, default=4)
+    for name in ("ca_file", "cert_file", "key_file"):
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name)
     a = parser.parse_args()
-    print(json.dumps(run(a.kind, a.url, a.duration, a.users, a.op)), flush=True)
+    tls = {name: getattr(a, name) for name in ("ca_file", "cert_file", "key_file") if getattr(a, name)}
+    print(json.dumps(run(a.kind, a.url, a.duration, a.users, a.op, tls)), flush=True)
 
 
 if __name__ == "__main__":

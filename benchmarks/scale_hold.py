@@ -2,6 +2,11 @@
 
     .venv/bin/python -m benchmarks.scale_hold [--cells 100] [--levels 1000,5000,10000]
         [--lrp-size 100] [--time-scale 1.0] [--hold 40] [--probes 40] [--tree DIR]
+        [--hollow-cells 1000 --hollow-processes 14]
+
+With ``--hollow-cells N`` the instances run on N cells joined from outside
+(``python -m pytest_diego cells``, many cells per process) besides ``--cells``: their memory is
+their workers', and RepBulkSyncDuration is read from a few of them (their admin listeners).
 
 For each level (instances, cumulative): desire LRPs of ``--lrp-size`` instances until the level is
 reached, time until all are RUNNING, then hold for ``--hold`` seconds (at least one convergence
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
+import os
 import signal
 import subprocess
 import sys
@@ -26,11 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from benchmarks._common import (
     RESULTS,
     cpu_by_component,
+    join_hollow_cells,
     loadavg,
     memory_of,
     percentile,
@@ -38,18 +45,17 @@ from benchmarks._common import (
     write_result,
 )
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
+from pytest_diego.measure.prometheus_text import exposition_values
 from pytest_diego.workload.builders import desired_lrp
 
 MODULE = "benchmarks.scale_hold"
 DOMAIN = "scale"
-RUNS = "ConvergenceLRPRuns_total"
+RUNS = "ConvergenceLRPRuns"
 
 
 def bbs_metric(metrics_url: str, name: str) -> float | None:
-    """One unlabelled sample from the BBS's Prometheus text, or None."""
-    text = requests.get(metrics_url, timeout=10).text
-    m = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.eE+-]+)$", text, re.M)
-    return float(m.group(1)) if m else None
+    """One metric of the BBS's /metrics by Diego's name (durations in seconds), or None."""
+    return exposition_values(requests.get(metrics_url, timeout=10).text, [name]).get(name)
 
 
 def running_count(client: Any) -> int:
@@ -110,8 +116,10 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
     if value is not None:
         convergence.append(value)
     lat = sorted(latencies)
-    cells_mem = memory_of([c.pid for c in cluster.cells])
+    cell_pids = [c.pid for c in cluster.cells] + list(args.hollow_pids)
+    cells_mem = memory_of(cell_pids)
     bbs_mem = memory_of([pids["bbs"]])
+    bulk_sync = _bulk_sync_durations(client, args.cells) if args.hollow_cells else None
     cpu1 = cpu_by_component(pids)
     return {
         "instances": target, "running": running, "desired_s": desired_s, "all_running_s": all_running_s,
@@ -121,12 +129,28 @@ def level(cluster: EmbeddedCluster, client: Any, target: int, have: int, args: a
         "convergence_lrp_duration_s": convergence[-1] if convergence else None,
         "convergence_runs_seen": (bbs_metric(metrics_url, RUNS) or 0.0) - runs_before,
         "cells_pss_mib": cells_mem["pss"] / 2**20,
-        "per_cell_pss_mib": cells_mem["pss"] / 2**20 / len(cluster.cells),
+        "cells_uss_mib": cells_mem["uss"] / 2**20,
+        "per_cell_pss_mib": cells_mem["pss"] / 2**20 / (len(cluster.cells) + args.hollow_cells),
+        "rep_bulk_sync_duration_s": bulk_sync,
         "bbs_pss_mib": bbs_mem["pss"] / 2**20,
         "cpu_s": {k: round(cpu1.get(k, 0.0) - cpu0.get(k, 0.0), 2) for k in cpu1},
         "loadavg": loadavg(),
         "probe_series_s_ms": series,
     }
+
+
+def _bulk_sync_durations(client: Any, skip: int, sample: int = 10) -> dict[str, float]:
+    """RepBulkSyncDuration of ``sample`` hollow cells (their admin listener is the presence's
+    rep_address): max and median, seconds."""
+    hollow = sorted((c for c in client.cells() if c.cell_id.startswith("hollow-")), key=lambda c: c.cell_id)
+    values = []
+    for cell in hollow[:: max(1, len(hollow) // sample)][:sample]:
+        value = exposition_values(requests.get(f"{cell.rep_address}/metrics", timeout=10).text,
+                                  ["RepBulkSyncDuration"]).get("RepBulkSyncDuration")
+        if value is not None:
+            values.append(value)
+    values.sort()
+    return {"max": values[-1], "median": values[len(values) // 2], "cells": len(values)} if values else {}
 
 
 def _profile(pid: int, args: argparse.Namespace, target: int) -> subprocess.Popen[bytes]:
@@ -154,6 +178,10 @@ def main() -> None:
                         help="run the cluster's processes from this checkout (an earlier commit) instead")
     parser.add_argument("--profile-bbs", action="store_true",
                         help="py-spy the BBS while holding the top level")
+    parser.add_argument("--hollow-cells", type=int, default=0,
+                        help="cells joining from outside, besides --cells")
+    parser.add_argument("--hollow-processes", type=int, default=4,
+                        help="worker processes of the hollow cells")
     args = parser.parse_args()
     use_tree(args.tree)
     levels = [int(x) for x in args.levels.split(",")]
@@ -164,10 +192,14 @@ def main() -> None:
         cluster = EmbeddedCluster.start(ClusterConfig(cells=args.cells, time_scale=args.time_scale,
                                                       state_dir=Path(state_dir), start_timeout=300,
                                                       cell_containers=args.containers))
+        hollow = (join_hollow_cells(cluster, args.hollow_cells, args.hollow_processes, args.time_scale,
+                                    args.cells) if args.hollow_cells else None)
+        args.hollow_pids = [c.pid for c in psutil.Process(hollow.pid).children()] if hollow else []
         up = time.perf_counter() - began
         try:
             pids = {name: info.pid for name, info in cluster.processes()}
-            idle = {"cells_pss_mib": memory_of([c.pid for c in cluster.cells])["pss"] / 2**20,
+            all_cells = [c.pid for c in cluster.cells] + args.hollow_pids
+            idle = {"cells_pss_mib": memory_of(all_cells)["pss"] / 2**20,
                     "bbs_pss_mib": memory_of([pids["bbs"]])["pss"] / 2**20}
             client = cluster.client(timeout=60)
             have = 0
@@ -180,6 +212,9 @@ def main() -> None:
                     break
             client.close()
         finally:
+            if hollow is not None:
+                os.killpg(hollow.pid, signal.SIGKILL)
+                hollow.wait(30)
             cluster.stop()
     for r in results:
         grown = r["cells_pss_mib"] - idle["cells_pss_mib"]

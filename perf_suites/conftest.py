@@ -1,26 +1,23 @@
-"""The perf suites' shared configuration: lets modules derive bounds from the run's timing, and
-the ini options that describe the work to run on a real Diego (rootfs, commands)."""
+"""The perf suites' own option: how long the fill-capacity scenario holds the full cluster."""
 
 from __future__ import annotations
 
-import _support
 import pytest
 
-PERF_INI = {
-    "perf_rootfs": "rootfs of every Task and LRP the suites desire (default preloaded:cflinuxfs4)",
-    "perf_lrp_command": "command an LRP instance runs: an HTTP server on $PORT answering GET / with "
-                        "JSON carrying its instance_guid (the embedded cells do this themselves)",
-    "perf_task_command": "command a Task runs (default: fezzik's 'echo <task_guid> > /tmp/output')",
-}
+from pytest_diego.pytest_support.diego import Diego
+from pytest_diego.pytest_support.values import duration
+
+SOAK_DIEGO_SECONDS = 200.0  # the default hold, in Diego's time: 20 s at time scale 0.1
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    for name, help in PERF_INI.items():
-        parser.addini(name, help, default=None)
     parser.addoption("--soak-duration", default=None, metavar="DURATION",
                      help="perf_suites: how long the fill-capacity scenario holds the full cluster "
-                          "(e.g. 30s, 10m, 2h; default 20s at time scale 0.1, i.e. 200s of Diego time)")
+                          "(e.g. 30s, 10m, 2h; default 200 s of Diego's time, 20 s at time scale 0.1)")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    _support.configure(config)
+@pytest.fixture
+def soak_seconds(request: pytest.FixtureRequest, diego: Diego) -> float:
+    """``--soak-duration``, else 200 s of the target's time."""
+    given = request.config.getoption("soak_duration")
+    return duration(given, "--soak-duration", 0.0) if given else diego.timing.scaled(SOAK_DIEGO_SECONDS)

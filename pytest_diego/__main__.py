@@ -1,7 +1,8 @@
 """``python -m pytest_diego <command>`` (also installed as ``pytest-diego``).
 
 Each command group registers its own subcommands: ``cluster`` (up, down, status) lives in
-``pytest_diego.cluster.cli``, ``report`` in ``pytest_diego.report.cli``; a new group adds one
+``pytest_diego.cluster.cli``, ``cells`` (hollow cells joining a Diego) in
+``pytest_diego.cluster.cell.cli``, ``report`` in ``pytest_diego.report.cli``; a new group adds one
 ``add_commands`` call here.
 """
 
@@ -11,6 +12,7 @@ import argparse
 
 from pytest_diego import __version__
 from pytest_diego.cluster import cli as cluster_cli
+from pytest_diego.cluster.cell import cli as cells_cli
 from pytest_diego.report import cli as report_cli
 
 
@@ -22,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pytest-diego {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     cluster_cli.add_commands(commands)
+    cells_cli.add_commands(commands)
     report_cli.add_commands(commands)
     return parser
 

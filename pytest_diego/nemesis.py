@@ -1,9 +1,12 @@
 """What goes wrong: faults delivered to the embedded cluster (real signals) or a real Diego.
 
-``EmbeddedNemesis`` uses the embedded cluster's API (SIGKILL a cell's rep, SIGSTOP the BBS, ...).
-``CommandNemesis`` runs the shell commands an operator configured for a real deployment, e.g.
-``diego_kill_cell_command = "bosh -d cf ssh {cell_id} -c 'sudo /var/vcap/bosh/bin/monit stop rep'"``;
-a fault without a command raises ``FaultNotConfigured`` naming the ini option to set.
+``LinkNemesis`` has the embedded cluster's owner deliver them (SIGKILL a cell's rep, SIGSTOP the
+BBS, SIGKILL the PostgreSQL server under the BBS, ...), so the process that started a component
+is the one that stops and restarts it. ``CommandNemesis`` runs the shell commands an operator
+configured for a real deployment, e.g. ``diego_kill_cell_command = "bosh -d cf ssh
+diego-cell/{cell_id} -c 'sudo pkill -9 -f /var/vcap/packages/rep/bin/rep'"`` (a ready set:
+docs/real-diego-faults.md); a fault without a command raises ``FaultNotConfigured`` naming the ini
+option to set.
 
 Every fault is logged as a ``FaultEvent`` (when, kind, target, whether it worked), so reports can
 mark the moments faults happened. Under xdist only the leader (shard 0) delivers faults; the other
@@ -18,6 +21,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from pytest_diego.cluster.cluster_config import OWN_POSTGRES
+
+DATABASE_FAULTS = ("kill_database", "restart_database")
 
 
 class FaultNotConfigured(Exception):
@@ -41,11 +48,19 @@ class FaultEvent:
 
 
 class Nemesis(Protocol):
+    """What the ``nemesis`` fixture gives; every fault is logged in ``log``."""
+
+    log: FaultLog
+
     def kill_cell(self, cell_id: str) -> None: ...
     def kill_cells(self, fraction: float | None = None, count: int | None = None) -> list[str]: ...
     def restart_cell(self, cell_id: str) -> None: ...
+    def freeze_cell(self, cell_id: str) -> None: ...
+    def thaw_cell(self, cell_id: str) -> None: ...
     def kill_bbs(self) -> None: ...
     def restart_bbs(self) -> None: ...
+    def kill_database(self) -> None: ...
+    def restart_database(self) -> None: ...
     def wipe_store(self) -> None: ...
     def pause(self, target: str) -> None: ...
     def resume(self, target: str) -> None: ...
@@ -61,7 +76,7 @@ class FaultLog:
         self.events.append(event)
 
 
-class _Nemesis:
+class _Nemesis(Nemesis):
     """Shared behaviour: pick cells reproducibly, deliver only when leading, log every fault."""
 
     def __init__(self, cells: Callable[[], Sequence[str]], log: FaultLog | None = None,
@@ -95,11 +110,25 @@ class _Nemesis:
     def restart_cell(self, cell_id: str) -> None:
         self._deliver("restart_cell", cell_id)
 
+    def freeze_cell(self, cell_id: str) -> None:
+        """The cell's VM stops answering (drops packets) without going away."""
+        self._deliver("freeze_cell", cell_id)
+
+    def thaw_cell(self, cell_id: str) -> None:
+        self._deliver("thaw_cell", cell_id)
+
     def kill_bbs(self) -> None:
         self._deliver("kill_bbs", "bbs")
 
     def restart_bbs(self) -> None:
         self._deliver("restart_bbs", "bbs")
+
+    def kill_database(self) -> None:
+        """The SQL server under the BBS dies (its VM), the BBS stays up."""
+        self._deliver("kill_database", "database")
+
+    def restart_database(self) -> None:
+        self._deliver("restart_database", "database")
 
     def wipe_store(self) -> None:
         self._deliver("wipe_store", "bbs")
@@ -129,20 +158,31 @@ class _Nemesis:
         raise NotImplementedError
 
 
-class EmbeddedNemesis(_Nemesis):
-    """Faults on the embedded cluster through its API: real signals to real processes."""
+class LinkNemesis(_Nemesis):
+    """Faults on the embedded cluster: delivered by the cluster's owner with real signals
+    (``deliver(kind, target)``), choosing among the cells alive right now (``live_cells``), so a
+    second ``kill_cells`` never "kills" a dead cell again. ``store`` is the cluster's
+    ``--diego-db``: the database faults need the PostgreSQL server the cluster runs itself (None:
+    the deliverer refuses them if it has none)."""
 
-    def __init__(self, cluster: Any, log: FaultLog | None = None, leader: bool = True,
-                 seed: str = "") -> None:
-        # only live cells can be chosen: a second kill_cells must not "kill" a dead cell again
-        super().__init__(lambda: [cell_id_of(c) for c in cluster.cells if getattr(c, "alive", True)],
-                         log, leader, seed)
-        self.cluster = cluster
+    def __init__(self, live_cells: Callable[[], Sequence[str]], deliver: Callable[[str, str], str],
+                 log: FaultLog | None = None, leader: bool = True, seed: str = "",
+                 store: str | None = None) -> None:
+        super().__init__(live_cells, log, leader, seed)
+        self._deliver_with = deliver
+        self.store = store
+
+    def _check(self, kind: str) -> None:
+        if kind in DATABASE_FAULTS and self.store not in (None, OWN_POSTGRES):
+            what = ("SQLite, a file inside the BBS" if self.store.startswith("sqlite")
+                    else "a PostgreSQL server this run does not run")
+            raise FaultNotConfigured(
+                f"cannot {kind.replace('_', ' ')}: the embedded cluster's BBS store is {what}; set "
+                f"--diego-db {OWN_POSTGRES} (diego_db = {OWN_POSTGRES}) for a PostgreSQL server of the "
+                "cluster's own")
 
     def _act(self, kind: str, target: str) -> str:
-        method = getattr(self.cluster, kind)
-        done = method() if kind in ("kill_bbs", "restart_bbs", "wipe_store") else method(target)
-        return "was not running" if done is False else ""
+        return self._deliver_with(kind, target)
 
 
 class CommandNemesis(_Nemesis):
@@ -173,8 +213,3 @@ class CommandNemesis(_Nemesis):
             raise FaultFailed(f"diego_{kind}_command exited {done.returncode}: {command}\n"
                               f"{(done.stderr or done.stdout).strip()[-2000:]}")
         return done.stdout.strip()[-500:]
-
-
-def cell_id_of(cell: Any) -> str:
-    """A cell's id from the cluster's cell records (objects or cluster.json dicts)."""
-    return cell["cell_id"] if isinstance(cell, dict) else cell.cell_id

@@ -6,6 +6,7 @@ Grammar (whitespace between tokens is optional)::
     aggregation := "p(" number ")" | "med" | "avg" | "min" | "max" | "count" | "rate" | "value"
     operator    := "<" | "<=" | ">" | ">=" | "==" | "!="
     value       := number [ unit ]          unit: ns us ms s m h (time), % (rates)
+    note        := "#" any text              where the threshold comes from (shown, not judged)
 
 Examples: ``p(99) < 1s``, ``p(99.9) <= 250ms``, ``med < 0.5``, ``rate >= 0.999``,
 ``rate >= 99.9%``, ``count > 0``, ``max < 20s``, ``p(99) < 1s over 1m``.
@@ -18,8 +19,14 @@ Examples: ``p(99) < 1s``, ``p(99.9) <= 250ms``, ``med < 0.5``, ``rate >= 0.999``
   inverted-CDF definition (see ``measure.histogram``).
 - ``over W``: the threshold must hold in **every** window of length W, sliding one time
   bucket at a time (runs shorter than W are one window); the observed value is the worst one.
+- An expression may end with ``# note`` saying where its number comes from
+  (``max < 9.5s # presence TTL 1.5s + convergence 3s + placement 5s``); the note is shown beside
+  the verdict and never judged.
 - A bad expression raises ``SLOSyntaxError`` naming the column (from 1) and what was expected.
-- An SLO on a metric that recorded nothing **fails** with that message; it never passes
+- Every verdict has one of four outcomes: **passed**, **failed**, **not measured** (the metric
+  recorded nothing and the run declared it cannot be measured on this target, with the reason —
+  ``Measurements.not_measured``) and **skipped** (the scenario did not run). An SLO on a metric
+  that recorded nothing and was not declared unmeasurable **fails**; an SLO never passes
   vacuously.
 """
 
@@ -31,12 +38,14 @@ import re
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from pytest_diego.measure.histogram import Histogram
 from pytest_diego.measure.measurements import Measurements, Metric
-from pytest_diego.measure.metrics import Gauge, Rate, Trend
+from pytest_diego.measure.metrics import Gauge, Trend
 from pytest_diego.measure.summary import percentile_of_values
 
 TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -58,17 +67,23 @@ class SLOSyntaxError(ValueError):
                          f"  {expression}\n  {' ' * (column - 1)}^")
 
 
+PASSED, FAILED, NOT_MEASURED, SKIPPED = "passed", "failed", "not measured", "skipped"
+OUTCOMES = (PASSED, FAILED, NOT_MEASURED, SKIPPED)
+MARKS = {PASSED: "✓", FAILED: "✗", NOT_MEASURED: "–", SKIPPED: "s"}
+
+
 @dataclass(frozen=True)
 class Threshold:
     """A parsed SLO expression."""
 
-    text: str
+    text: str  # the expression without its note
     aggregation: str  # "p", "med", "avg", "min", "max", "count", "rate", "value"
     percentile: float | None
     op: str
     value: float  # seconds when ``timed``; a fraction for ``%``
     timed: bool  # the value carried a time unit
     window: float | None  # seconds, for "over W"
+    note: str = ""  # "# ..." after the expression: where the number comes from
 
     @property
     def label(self) -> str:
@@ -77,19 +92,61 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One SLO judged: metric, expression, observed value (formatted) and pass/fail."""
+    """One threshold judged: its outcome, the observed value (number and text) and why.
+
+    ``source`` is ``"slo"`` for a scenario's thresholds and ``"baseline"`` for the comparison
+    with an earlier run; ``detail`` says why a verdict failed or was not measured, or which
+    window was the worst.
+    """
 
     metric: str
     expression: str
-    observed: float | None
-    observed_text: str
-    passed: bool
+    outcome: str
+    observed: float | None = None
+    observed_text: str = ""
     detail: str = ""
+    source: str = "slo"
+    note: str = ""
+    samples: int | None = None  # for a gauge: how many samples the verdict rests on
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == PASSED
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome == FAILED
+
+    def line(self) -> str:
+        """``SLO failed: RequestLatency p(99) < 1s — observed p(99)=1.4s (why)``."""
+        kind = "SLO" if self.source == "slo" else "Baseline"
+        observed = f" — observed {self.observed_text}" if self.observed_text else ""
+        detail = f" ({self.detail})" if self.detail and not self.passed else ""
+        return f"{kind} {self.outcome}: {self.metric} {self.expression}{observed}{detail}"
 
     def __str__(self) -> str:
-        mark = "✓" if self.passed else "✗"
         extra = f" ({self.detail})" if self.detail else ""
-        return f"{mark} {self.metric}: '{self.expression}' {self.observed_text}{extra}"
+        return f"{MARKS[self.outcome]} {self.metric}: '{self.expression}' {self.observed_text}{extra}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """results.json's verdict: ``passed`` stays for readers of the two-outcome form."""
+        return {"metric": self.metric, "expression": self.expression, "outcome": self.outcome,
+                "passed": self.passed, "observed": self.observed_text, "value": self.observed,
+                "detail": self.detail, "source": self.source, "note": self.note, "samples": self.samples}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        outcome = data.get("outcome") or (PASSED if data.get("passed") else FAILED)
+        value, samples = data.get("value"), data.get("samples")
+        return cls(str(data["metric"]), str(data["expression"]), str(outcome),
+                   float(value) if isinstance(value, (int, float)) else None,
+                   str(data.get("observed") or ""), str(data.get("detail") or ""),
+                   str(data.get("source") or "slo"), str(data.get("note") or ""),
+                   int(samples) if isinstance(samples, int) else None)
+
+    def skipped(self, reason: str) -> Verdict:
+        """This threshold, not judged because its scenario did not run."""
+        return replace(self, outcome=SKIPPED, observed=None, observed_text="", detail=reason)
 
 
 class _Tokens:
@@ -120,6 +177,11 @@ class _Tokens:
 
 def parse(text: str) -> Threshold:
     """Parse one SLO expression, or raise ``SLOSyntaxError`` saying where and what was wrong."""
+    text, _, note = text.partition("#")
+    return replace(_parse(text), note=note.strip())
+
+
+def _parse(text: str) -> Threshold:
     tokens = _Tokens(text)
     kind, word, _, column = tokens.take("an aggregation: " + ", ".join(AGGREGATIONS))
     percentile: float | None = None
@@ -195,40 +257,49 @@ def _value(text: str, tokens: _Tokens, aggregation: str) -> tuple[float, bool]:
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-def evaluate(metric: Metric | None, expression: str | Threshold, name: str = "metric") -> Verdict:
-    """Judge one SLO on one metric (``None`` = never recorded, which fails)."""
+def evaluate(metric: Metric | None, expression: str | Threshold, name: str = "metric",
+             not_measured: str | None = None) -> Verdict:
+    """Judge one SLO on one metric. ``None`` or an empty metric fails on "no data", unless
+    ``not_measured`` says why this target cannot measure it: then the verdict is not measured."""
     threshold = parse(expression) if isinstance(expression, str) else expression
+    samples = metric.count if isinstance(metric, Gauge) else None
+    verdict = partial(Verdict, name, threshold.text, note=threshold.note, samples=samples)
+    empty = metric is None or metric.count == 0
+    if empty and not_measured:
+        return verdict(NOT_MEASURED, detail=not_measured)
     if metric is None:
-        return Verdict(name, threshold.text, None, "no data", False,
-                       f"no metric named {name!r} was recorded, so the SLO cannot pass")
+        return verdict(FAILED, observed_text="no data",
+                       detail=f"no metric named {name!r} was recorded, so the SLO cannot pass")
     try:
-        _check_applicable(metric, threshold, name)
+        check_applicable(metric.kind, getattr(metric, "unit", ""), threshold, name)
     except ValueError as e:
-        return Verdict(name, threshold.text, None, "not applicable", False, str(e))
+        return verdict(FAILED, observed_text="not applicable", detail=str(e))
     if metric.count == 0:
-        return Verdict(name, threshold.text, None, "no data", False,
-                       f"{name} recorded nothing, so the SLO cannot pass")
+        return verdict(FAILED, observed_text="no data",
+                       detail=f"{name} recorded nothing, so the SLO cannot pass")
     check = OPERATORS[threshold.op]
     if threshold.window is None:
         observed = _aggregate(metric, threshold)
-        return Verdict(name, threshold.text, observed, _format(threshold, metric, observed),
-                       check(observed, threshold.value))
+        return verdict(PASSED if check(observed, threshold.value) else FAILED, observed,
+                       _format(threshold, metric, observed))
     return _evaluate_windows(metric, threshold, name)
 
 
-def _check_applicable(metric: Metric, threshold: Threshold, name: str) -> None:
+def check_applicable(kind: str, unit: str, threshold: Threshold, name: str) -> None:
+    """Raise ``ValueError`` when ``threshold``'s aggregation or unit does not fit a metric of
+    ``kind`` ("trend", "rate", "gauge") and ``unit`` ("s" for a duration gauge)."""
     agg = threshold.label
-    if isinstance(metric, Trend):
+    if kind == "trend":
         if threshold.aggregation == "value":
             raise ValueError(f"{name} is a trend: 'value' applies to gauges; use p(N), med, avg, min, "
                              "max, count or rate")
-    elif isinstance(metric, Rate):
+    elif kind == "rate":
         if threshold.aggregation not in ("rate", "count"):
             raise ValueError(f"{name} is a rate: use rate or count, not {agg}")
-    elif isinstance(metric, Gauge):
+    elif kind == "gauge":
         if threshold.aggregation == "rate":
             raise ValueError(f"{name} is a gauge: use value, min, max, avg, med, p(N) or count")
-        if threshold.timed and metric.unit != "s":
+        if threshold.timed and unit != "s":
             raise ValueError(f"{name} is a count, not a duration: compare {agg} with a plain number")
 
 
@@ -240,15 +311,17 @@ def _aggregate(metric: Metric, threshold: Threshold) -> float:
         return metric.rate  # type: ignore[union-attr]
     if isinstance(metric, Gauge):
         return _of_values(metric.values(), threshold)
-    return _of_histogram(metric.histogram, threshold)  # type: ignore[union-attr]
+    assert isinstance(metric, Trend), f"{threshold.label} applies to trends and gauges"
+    return _of_histogram(metric.histogram, threshold)
 
 
 def _of_histogram(h: Histogram, threshold: Threshold) -> float:
     agg = threshold.aggregation
     if agg == "p":
         return h.percentile(threshold.percentile)  # type: ignore[arg-type]
-    return {"med": lambda: h.percentile(50), "avg": lambda: h.mean, "min": lambda: h.min,
-            "max": lambda: h.max}[agg]()
+    if agg == "med":
+        return h.percentile(50)
+    return {"avg": h.mean, "min": h.min, "max": h.max}[agg]
 
 
 def _of_values(values: list[float], threshold: Threshold) -> float:
@@ -258,7 +331,9 @@ def _of_values(values: list[float], threshold: Threshold) -> float:
     if agg in ("p", "med"):
         p = 50.0 if agg == "med" else threshold.percentile
         return percentile_of_values(sorted(values), p)  # type: ignore[arg-type]
-    return {"avg": statistics.fmean, "min": min, "max": max}[agg](values)
+    if agg == "avg":
+        return statistics.fmean(values)
+    return min(values) if agg == "min" else max(values)
 
 
 def _evaluate_windows(metric: Metric, threshold: Threshold, name: str) -> Verdict:
@@ -282,10 +357,10 @@ def _evaluate_windows(metric: Metric, threshold: Threshold, name: str) -> Verdic
                 elif w.histogram is not None and w.histogram.count:
                     observed_in.append((w.start, _of_histogram(w.histogram, threshold)))
     except ValueError as e:
-        return Verdict(name, threshold.text, None, "not applicable", False, str(e))
+        return Verdict(name, threshold.text, FAILED, None, "not applicable", str(e), note=threshold.note)
     if not observed_in:
-        return Verdict(name, threshold.text, None, "no data", False,
-                       f"{name} recorded nothing in any window, so the SLO cannot pass")
+        return Verdict(name, threshold.text, FAILED, None, "no data",
+                       f"{name} recorded nothing in any window, so the SLO cannot pass", note=threshold.note)
     failing = [(s, v) for s, v in observed_in if not check(v, threshold.value)]
     # the worst window: furthest on the failing side of the threshold
     lower_is_worse = threshold.op in (">", ">=")
@@ -295,17 +370,20 @@ def _evaluate_windows(metric: Metric, threshold: Threshold, name: str) -> Verdic
     began = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
     detail = (f"{len(failing)} of {total} failed; the worst began at {began} UTC"
               if failing else f"worst of {total}")
-    return Verdict(name, threshold.text, observed, _format(threshold, metric, observed), not failing,
-                   detail)
+    return Verdict(name, threshold.text, FAILED if failing else PASSED, observed,
+                   _format(threshold, metric, observed), detail, note=threshold.note,
+                   samples=metric.count if isinstance(metric, Gauge) else None)
 
 
 def evaluate_all(measurements: Measurements,
                  slos: Mapping[str, str | Iterable[str]]) -> list[Verdict]:
-    """Judge ``{metric name: expression or [expressions]}`` on (merged) measurements."""
+    """Judge ``{metric name: expression or [expressions]}`` on (merged) measurements, in order;
+    a metric the measurements declare unmeasurable is not measured when it recorded nothing."""
     verdicts = []
     for name, expressions in slos.items():
         for expression in [expressions] if isinstance(expressions, str) else expressions:
-            verdicts.append(evaluate(measurements.metric(name), expression, name))
+            verdicts.append(evaluate(measurements.metric(name), expression, name,
+                                     measurements.unmeasured.get(name)))
     return verdicts
 
 

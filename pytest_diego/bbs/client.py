@@ -1,21 +1,20 @@
 """``BBSClient``: Diego's BBS API over HTTP(S) with protobuf bodies, one method per route.
 
 Speaks to a real Diego BBS (mutual TLS) and to the embedded cluster's BBS alike. Built for load
-drivers: it reuses pooled keep-alive connections and builds every route URL once. Plain-HTTP
-BBSes (the embedded cluster's) get a lean socket pool with a C response parser (``transport``),
-since requests/urllib3 cost most of a load driver's CPU there; HTTPS goes through requests'
-adapter for its TLS handling.
+drivers: every call goes over a lean keep-alive socket pool with a C response parser
+(``transport``), plain or TLS, with each route's request bytes built once; requests/urllib3 cost
+most of a load driver's CPU. Event streams, long-lived and few, go through requests.
+Settings are checked in ``settings``; failures are classified in ``failures``.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
-import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol, TypeVar, overload
+from typing import Any, Protocol, TypeVar, cast, overload
 from urllib.parse import SplitResult, urlsplit
 
 import requests
@@ -31,42 +30,24 @@ from pytest_diego.bbs.errors import (
     BBSConfigError,
     BBSConnectionError,
     BBSError,
-    BBSHTTPError,
     BBSProtocolError,
     BBSTimeoutError,
-    BBSTLSError,
 )
 from pytest_diego.bbs.events import EventStream
-from pytest_diego.bbs.routes import EMBEDDED_ROUTES, ROUTES
-from pytest_diego.bbs.transport import ConnectionPool, MalformedResponse
+from pytest_diego.bbs.failures import http_error, transport_error
+from pytest_diego.bbs.routes import ROUTES
+from pytest_diego.bbs.settings import check_tls, check_url, labels_for
+from pytest_diego.bbs.transport import ConnectionPool
 
 Observer = Callable[[str, float, float, str], Any]
 M = TypeVar("M", bound=Message)
+_InternalRoutes = Iterable[models.ActualLRPInternalRoute] | None
 
 PROTOBUF = "application/x-protobuf"
 POOL_SIZE = 64
 _EMPTY = b""
 _ERROR_NAMES = {value.number: value.name for value in models.Error.Type.DESCRIPTOR.values}
 _HAS_ERROR: dict[type[Message], bool] = {}
-_DROPPED = (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected)
-_TIMEOUTS = (
-    urllib3.exceptions.ReadTimeoutError,
-    TimeoutError,
-)  # NewConnectionError is a urllib3 TimeoutError
-
-# OpenSSL reasons meaning the BBS refused our certificate (alerts it sent during the handshake).
-_CLIENT_REJECTED = (
-    "ALERT_CERTIFICATE_REQUIRED",
-    "ALERT_BAD_CERTIFICATE",
-    "ALERT_UNKNOWN_CA",
-    "ALERT_HANDSHAKE_FAILURE",
-    "ALERT_CERTIFICATE_UNKNOWN",
-    "ALERT_CERTIFICATE_EXPIRED",
-    "ALERT_CERTIFICATE_REVOKED",
-    "ALERT_UNSUPPORTED_CERTIFICATE",
-    "ALERT_ACCESS_DENIED",
-    "ALERT_DECRYPT_ERROR",
-)
 
 
 class BBSClient:
@@ -76,8 +57,12 @@ class BBSClient:
     included) with Diego's route name, ``time.time()`` at the start, the duration in seconds and
     ``"ok"``, an ``Error.Type`` name or a transport failure class. ``retries`` retries connection
     failures and timeouts only, ``retry_interval`` seconds apart (Diego's client: 0.5 s). The
-    plain-HTTP pool's re-send of a request a stale pooled connection never delivered is part of
-    the same attempt, not a retry: the BBS saw the request once.
+    pool's re-send of a request a stale pooled connection never delivered is part of the same
+    attempt, not a retry: the BBS saw the request once.
+
+    ``setting_labels`` names where ``url``, ``ca_file``, ``cert_file`` and ``key_file`` came from,
+    for error messages (default: those parameter names); a tool with its own options passes
+    them, e.g. ``{"cert_file": "--diego-cert (CLIENT_CERT_FILE)"}``.
     """
 
     retry_interval = 0.5
@@ -93,39 +78,32 @@ class BBSClient:
         observer: Observer | None = None,
         retries: int = 0,
         skip_cert_verify: bool = False,
+        setting_labels: Mapping[str, str] | None = None,
     ) -> None:
-        self.url = _check_url(url)
+        self._labels = labels_for(setting_labels)
+        self.url = check_url(url, self._labels)
         self.timeout = timeout
         self.retries = retries
         self._observer = observer
-        self._tls = _check_tls(self.url, ca_file, cert_file, key_file, skip_cert_verify)
-        session = requests.Session()
-        session.trust_env = False  # REQUESTS_CA_BUNDLE and proxies must not replace our settings
-        self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
-        session.mount("http://", self._adapter)
-        session.mount("https://", self._adapter)
-        self._session = session
-        self._urls = {name: self.url + path for name, path in {**ROUTES, **EMBEDDED_ROUTES}.items()}
+        self._tls = check_tls(self.url, ca_file, cert_file, key_file, skip_cert_verify, self._labels)
+        self._urls = {name: self.url + path for name, path in ROUTES.items()}
         self._user_agent = f"pytest-diego/{__version__}"
-        if skip_cert_verify:
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-        self._pool: ConnectionPool | None = None
-        self._send: Callable[[str, bytes], tuple[int, _Headers, bytes]] = self._send_requests
-        if self.url.startswith("http://"):
-            parts = urlsplit(self.url)
-            self._pool = ConnectionPool(parts.hostname or "127.0.0.1", parts.port or 80, timeout, POOL_SIZE)
-            self._heads = {name: _request_head(_host_header(parts), urlsplit(url).path, self._user_agent)
-                           for name, url in self._urls.items()}
-            self._send = self._send_pooled
+        parts = urlsplit(self.url)
+        default_port = 443 if parts.scheme == "https" else 80
+        self._pool = ConnectionPool(parts.hostname or "127.0.0.1", parts.port or default_port, timeout,
+                                    POOL_SIZE, self._tls.context)
+        self._heads = {name: _request_head(_host_header(parts), urlsplit(url).path, self._user_agent)
+                       for name, url in self._urls.items()}
+        self._streams: HTTPAdapter | None = None  # requests, for event streams only
 
     def __repr__(self) -> str:
         return f"BBSClient({self.url!r})"
 
     def close(self) -> None:
         """Close the pooled connections."""
-        if self._pool is not None:
-            self._pool.close()
-        self._session.close()
+        self._pool.close()
+        if self._streams is not None:
+            self._streams.close()
 
     def __enter__(self) -> BBSClient:
         return self
@@ -135,41 +113,15 @@ class BBSClient:
 
     # ---------------------------------------------------------------- transport
 
-    def _prepare(self, route: str, body: bytes) -> requests.PreparedRequest:
-        prepared = requests.PreparedRequest()
-        prepared.method = "POST"
-        prepared.url = self._urls[route]
-        prepared.body = body
-        prepared.headers = CaseInsensitiveDict(
-            {
-                "Content-Type": PROTOBUF,
-                "Content-Length": str(len(body)),
-                "X-Vcap-Request-Id": str(uuid.uuid4()),
-                "User-Agent": self._user_agent,
-            }
-        )
-        return prepared
-
     def _exchange(self, route: str, body: bytes) -> tuple[int, _Headers, bytes]:
-        """Status, headers and body of one POST; transport failures as ``BBSClientError``."""
-        try:
-            return self._send(route, body)
-        except (requests.RequestException, OSError, http.client.HTTPException) as exc:
-            raise self._transport_error(route, exc) from exc
-
-    def _send_requests(self, route: str, body: bytes) -> tuple[int, _Headers, bytes]:
-        """HTTPS: requests' adapter, whose TLS failures ``_transport_error`` classifies."""
-        response = self._adapter.send(
-            self._prepare(route, body), timeout=self.timeout, verify=self._tls.verify, cert=self._tls.cert
-        )
-        return response.status_code, response.headers, response.content
-
-    def _send_pooled(self, route: str, body: bytes) -> tuple[int, _Headers, bytes]:
-        """Plain HTTP: prebuilt request bytes over the socket pool, a fraction of requests' CPU."""
-        assert self._pool is not None
+        """Status, headers and body of one POST: prebuilt request bytes over the socket pool;
+        transport failures as ``BBSClientError``."""
         request = b"%sContent-Length: %d\r\nX-Vcap-Request-Id: %s\r\n\r\n%s" % (
             self._heads[route], len(body), str(uuid.uuid4()).encode(), body)
-        return self._pool.post(request)
+        try:
+            return self._pool.post(request)
+        except (OSError, http.client.HTTPException) as exc:
+            raise transport_error(self.url, route, self.timeout, exc, self._labels) from exc
 
     @overload
     def _call(self, route: str, body: bytes, response_cls: type[M]) -> M: ...
@@ -211,7 +163,7 @@ class BBSClient:
                 "RouterError", f"{router_error} (from a router in front of {self.url})", url=self.url
             )
         if status != 200:
-            raise self._http_error(route, status, content)
+            raise http_error(self.url, route, self._urls[route][len(self.url):], status, content)
         if response_cls is None:
             return None
         try:
@@ -226,53 +178,9 @@ class BBSClient:
         if has_error is None:
             has_error = _HAS_ERROR[response_cls] = "error" in response_cls.DESCRIPTOR.fields_by_name
         if has_error and message.HasField("error"):
-            error = message.error
+            error = cast(_WithError, message).error
             raise BBSError(_ERROR_NAMES.get(error.type, str(error.type)), error.message, url=self.url)
         return message
-
-    def _http_error(self, route: str, status: int, content: bytes) -> BBSHTTPError:
-        path = self._urls[route][len(self.url) :]
-        if status == 404 and route in EMBEDDED_ROUTES:
-            text = (
-                f"endpoint not found: the BBS at {self.url} does not serve {path}: only the embedded "
-                "cluster's BBS does (Diego keeps cell presences in Locket)"
-            )
-        elif status == 404:
-            text = f"endpoint not found: the BBS at {self.url} does not serve {path} (older BBS?)"
-        elif status == 503:
-            text = f"BBS unavailable at {self.url} (migrations running or not the active BBS)"
-        else:
-            snippet = content[:200].decode("utf-8", "replace").strip()
-            text = f"the BBS at {self.url} answered {route} ({path}) with HTTP {status}" + (
-                f": {snippet}" if snippet else ""
-            )
-        return BBSHTTPError(text, url=self.url, status=status)
-
-    def _transport_error(self, route: str, exc: BaseException) -> BBSClientError:
-        chain = _chain(exc)
-        if isinstance(exc, requests.Timeout) or any(isinstance(item, _TIMEOUTS) for item in chain):
-            return BBSTimeoutError(
-                f"the BBS at {self.url} did not answer {route} within {self.timeout:g}s "
-                f"(raise the client timeout or check the BBS's load): {_cause(exc)}",
-                url=self.url,
-            )
-        malformed = next((item for item in chain if isinstance(item, MalformedResponse)), None)
-        if malformed is not None:
-            return BBSProtocolError(
-                f"the server at {self.url} answered {route} with {malformed} — is {self.url} a Diego BBS? "
-                "check --diego-bbs-url",
-                url=self.url,
-            )
-        tls_error = next((item for item in chain if isinstance(item, ssl.SSLError)), None)
-        if isinstance(exc, requests.exceptions.SSLError) or tls_error is not None:
-            return BBSTLSError(_tls_message(self.url, tls_error, exc), url=self.url)
-        hint = "is it running? check --diego-bbs-url"
-        if self.url.startswith("https://") and any(isinstance(item, _DROPPED) for item in chain):
-            # with TLS 1.3 a BBS that rejects our certificate may just close the connection
-            hint += "; if it requires client certificates, check --diego-cert/--diego-key"
-        return BBSConnectionError(
-            f"could not connect to the BBS at {self.url}: {_cause(exc)} — {hint}", url=self.url
-        )
 
     # ---------------------------------------------------------------- ping, domains, cells
 
@@ -293,9 +201,16 @@ class BBSClient:
         """The present cells."""
         return list(self._call("Cells", _EMPTY, models.CellsResponse).cells)
 
-    def upsert_cell_presence(self, cell_presence: models.CellPresence) -> None:
-        """Register or refresh a cell's presence. Embedded cluster only: Diego keeps it in Locket."""
-        self._call("UpsertCellPresence", cell_presence.SerializeToString(), None)
+    # ---------------------------------------------------------------- any route, any body
+
+    def post(self, route: str, body: bytes, response: type[M]) -> M:
+        """Send ``body`` as it is to the route named ``route`` and decode the answer as ``response``:
+        for bodies the typed methods cannot build, such as malformed bytes when fuzzing a BBS.
+        Answers are checked, recorded and raised like every other call's."""
+        if route not in self._urls:
+            raise BBSConfigError(f"no BBS route named {route!r}: use a name from "
+                                 "pytest_diego.bbs.routes.ROUTES, e.g. 'DesireTask'", url=self.url)
+        return self._call(route, body, response)
 
     # ---------------------------------------------------------------- desired LRPs
 
@@ -385,24 +300,12 @@ class BBSClient:
         self._call("ClaimActualLRP", body, models.ActualLRPLifecycleResponse)
 
     def start_actual_lrp(
-        self,
-        key: models.ActualLRPKey,
-        instance_key: models.ActualLRPInstanceKey,
-        net_info: models.ActualLRPNetInfo,
-        internal_routes: Iterable[models.ActualLRPInternalRoute] | None = None,
-        metric_tags: Mapping[str, str] | None = None,
-        routable: bool = True,
-        availability_zone: str = "",
+        self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey,
+        net_info: models.ActualLRPNetInfo, internal_routes: _InternalRoutes = None,
+        metric_tags: Mapping[str, str] | None = None, routable: bool = True, availability_zone: str = "",
     ) -> None:
-        body = models.StartActualLRPRequest(
-            actual_lrp_key=key,
-            actual_lrp_instance_key=instance_key,
-            actual_lrp_net_info=net_info,
-            actual_lrp_internal_routes=internal_routes or (),
-            metric_tags=metric_tags or {},
-            Routable=routable,
-            availability_zone=availability_zone,
-        ).SerializeToString()
+        body = _running(models.StartActualLRPRequest, key, instance_key, net_info, internal_routes,
+                        metric_tags, routable, availability_zone)
         self._call("StartActualLRP", body, models.ActualLRPLifecycleResponse)
 
     def crash_actual_lrp(
@@ -431,50 +334,42 @@ class BBSClient:
         self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey
     ) -> bool:
         """Returns ``keep_container``."""
-        body = models.EvacuateClaimedActualLRPRequest(
+        request = models.EvacuateClaimedActualLRPRequest(
             actual_lrp_key=key, actual_lrp_instance_key=instance_key
-        ).SerializeToString()
-        return self._call("EvacuateClaimedActualLRP", body, models.EvacuationResponse).keep_container
+        )
+        return self._evacuate("EvacuateClaimedActualLRP", request)
 
     def evacuate_running_actual_lrp(
-        self,
-        key: models.ActualLRPKey,
-        instance_key: models.ActualLRPInstanceKey,
-        net_info: models.ActualLRPNetInfo,
-        internal_routes: Iterable[models.ActualLRPInternalRoute] | None = None,
-        metric_tags: Mapping[str, str] | None = None,
-        routable: bool = True,
-        availability_zone: str = "",
+        self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey,
+        net_info: models.ActualLRPNetInfo, internal_routes: _InternalRoutes = None,
+        metric_tags: Mapping[str, str] | None = None, routable: bool = True, availability_zone: str = "",
     ) -> bool:
         """Returns ``keep_container``."""
-        body = models.EvacuateRunningActualLRPRequest(
-            actual_lrp_key=key,
-            actual_lrp_instance_key=instance_key,
-            actual_lrp_net_info=net_info,
-            actual_lrp_internal_routes=internal_routes or (),
-            metric_tags=metric_tags or {},
-            Routable=routable,
-            availability_zone=availability_zone,
-        ).SerializeToString()
+        body = _running(models.EvacuateRunningActualLRPRequest, key, instance_key, net_info, internal_routes,
+                        metric_tags, routable, availability_zone)
         return self._call("EvacuateRunningActualLRP", body, models.EvacuationResponse).keep_container
 
     def evacuate_stopped_actual_lrp(
         self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey
     ) -> bool:
         """Returns ``keep_container``."""
-        body = models.EvacuateStoppedActualLRPRequest(
+        request = models.EvacuateStoppedActualLRPRequest(
             actual_lrp_key=key, actual_lrp_instance_key=instance_key
-        ).SerializeToString()
-        return self._call("EvacuateStoppedActualLRP", body, models.EvacuationResponse).keep_container
+        )
+        return self._evacuate("EvacuateStoppedActualLRP", request)
 
     def evacuate_crashed_actual_lrp(
         self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey, error_message: str
     ) -> bool:
         """Returns ``keep_container``."""
-        body = models.EvacuateCrashedActualLRPRequest(
+        request = models.EvacuateCrashedActualLRPRequest(
             actual_lrp_key=key, actual_lrp_instance_key=instance_key, error_message=error_message
-        ).SerializeToString()
-        return self._call("EvacuateCrashedActualLRP", body, models.EvacuationResponse).keep_container
+        )
+        return self._evacuate("EvacuateCrashedActualLRP", request)
+
+    def _evacuate(self, route: str, request: Message) -> bool:
+        """Every evacuation route answers an EvacuationResponse whose ``keep_container`` is the news."""
+        return self._call(route, request.SerializeToString(), models.EvacuationResponse).keep_container
 
     def remove_evacuating_actual_lrp(
         self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey
@@ -564,16 +459,25 @@ class BBSClient:
         return EventStream(connect, source=self._urls[route], reconnect=reconnect)
 
     def _open_stream(self, route: str, body: bytes) -> requests.Response:
+        """A streamed POST through requests (long-lived, few: its cost per call does not matter)."""
+        if self._streams is None:
+            self._streams = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
+            if self._tls.verify is False:  # skip_cert_verify was asked for: no warning per stream
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.url = self._urls[route]
+        prepared.body = body
+        prepared.headers = CaseInsensitiveDict({
+            "Content-Type": PROTOBUF, "Content-Length": str(len(body)),
+            "X-Vcap-Request-Id": str(uuid.uuid4()), "User-Agent": self._user_agent,
+        })
         try:
-            response = self._adapter.send(
-                self._prepare(route, body),
-                stream=True,
-                timeout=(self.timeout, None),
-                verify=self._tls.verify,
-                cert=self._tls.cert,
-            )
+            # the adapter, not a Session: no environment (REQUESTS_CA_BUNDLE, proxies) replaces our settings
+            response = self._streams.send(prepared, stream=True, timeout=(self.timeout, None),
+                                          verify=self._tls.verify, cert=self._tls.cert)
         except requests.RequestException as exc:
-            raise self._transport_error(route, exc) from exc
+            raise transport_error(self.url, route, self.timeout, exc, self._labels) from exc
         if response.status_code != 200 or "X-Cf-Routererror" in response.headers:
             try:
                 content = response.raw.read(200)
@@ -590,7 +494,13 @@ class BBSClient:
 class _Headers(Protocol):
     """Response headers with case-insensitive ``get`` (requests' and the socket pool's both qualify)."""
 
-    def get(self, name: str, default: None = None) -> str | None: ...
+    def get(self, name: str, /) -> str | None: ...
+
+
+class _WithError(Protocol):
+    """A response with Diego's ``error`` field (those whose descriptor has it: ``_HAS_ERROR``)."""
+
+    error: models.Error
 
 
 def _host_header(parts: SplitResult) -> str:
@@ -614,120 +524,23 @@ def _desired_lrps_filter(domain: str | None, process_guids: Iterable[str] | None
     ).SerializeToString()
 
 
+def _running(
+    request: type[models.StartActualLRPRequest] | type[models.EvacuateRunningActualLRPRequest],
+    key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey, net_info: models.ActualLRPNetInfo,
+    internal_routes: _InternalRoutes, metric_tags: Mapping[str, str] | None,
+    routable: bool, availability_zone: str,
+) -> bytes:
+    """The body of StartActualLRP or EvacuateRunningActualLRP: Diego gives both the same fields."""
+    return request(
+        actual_lrp_key=key,
+        actual_lrp_instance_key=instance_key,
+        actual_lrp_net_info=net_info,
+        actual_lrp_internal_routes=internal_routes or (),
+        metric_tags=metric_tags or {},
+        Routable=routable,
+        availability_zone=availability_zone,
+    ).SerializeToString()
+
+
 def _task_guid(task_guid: str) -> bytes:
     return models.TaskGuidRequest(task_guid=task_guid).SerializeToString()
-
-
-def _check_url(url: str) -> str:
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BBSConfigError(
-            f"BBS URL {url!r} (--diego-bbs-url) must look like https://bbs.service.cf.internal:8889 "
-            "or http://127.0.0.1:PORT"
-        )
-    return str(url).rstrip("/")
-
-
-class _TLS:
-    """What requests needs per call: ``verify`` (CA path, True or False) and ``cert``."""
-
-    __slots__ = ("cert", "verify")
-
-    def __init__(self, verify: str | bool, cert: tuple[str, str] | None) -> None:
-        self.verify = verify
-        self.cert = cert
-
-
-_FLAGS = {"ca_file": "--diego-ca", "cert_file": "--diego-cert", "key_file": "--diego-key"}
-
-
-def _check_tls(
-    url: str,
-    ca_file: str | os.PathLike[str] | None,
-    cert_file: str | os.PathLike[str] | None,
-    key_file: str | os.PathLike[str] | None,
-    skip_cert_verify: bool,
-) -> _TLS:
-    given = {"ca_file": ca_file, "cert_file": cert_file, "key_file": key_file}
-    paths = {name: _readable(name, path) for name, path in given.items() if path is not None}
-    if not url.startswith("https://"):
-        if paths:
-            names = ", ".join(f"{name} ({_FLAGS[name]})" for name in paths)
-            raise BBSConfigError(
-                f"{names} given but the BBS URL {url} is plain HTTP: use https:// or drop them"
-            )
-        return _TLS(True, None)
-    if ("cert_file" in paths) != ("key_file" in paths):
-        raise BBSConfigError(
-            "a client certificate needs both cert_file (--diego-cert) and key_file (--diego-key); "
-            f"only {'cert_file' if 'cert_file' in paths else 'key_file'} was given"
-        )
-    context = ssl.create_default_context()
-    if "ca_file" in paths:
-        try:
-            context.load_verify_locations(cafile=paths["ca_file"])
-        except (ssl.SSLError, ValueError) as exc:
-            raise BBSConfigError(
-                f"ca_file (--diego-ca) {paths['ca_file']} is not a PEM CA certificate: {exc}"
-            ) from exc
-    cert = None
-    if "cert_file" in paths:
-        cert = (paths["cert_file"], paths["key_file"])
-        try:
-            context.load_cert_chain(*cert)
-        except ssl.SSLError as exc:
-            raise BBSConfigError(
-                f"cert_file (--diego-cert) {cert[0]} and key_file (--diego-key) {cert[1]} are not a PEM "
-                f"certificate and its matching unencrypted private key: {exc}"
-            ) from exc
-    verify: str | bool = False if skip_cert_verify else paths.get("ca_file", True)
-    return _TLS(verify, cert)
-
-
-def _readable(name: str, path: str | os.PathLike[str]) -> str:
-    text = os.fspath(path)
-    if not os.path.isfile(text):
-        raise BBSConfigError(f"{name} ({_FLAGS[name]}) {text}: no such file")
-    if not os.access(text, os.R_OK):
-        raise BBSConfigError(f"{name} ({_FLAGS[name]}) {text}: not readable by this user")
-    return text
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """Every exception reachable from ``exc`` through causes, contexts, args and ``.reason``."""
-    seen: list[BaseException] = []
-    todo = [exc]
-    while todo:
-        current = todo.pop(0)
-        if any(current is known for known in seen):
-            continue
-        seen.append(current)
-        nested = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        todo.extend(item for item in nested if isinstance(item, BaseException))
-    return seen
-
-
-def _cause(exc: BaseException) -> str:
-    """The most telling message in the chain: the OS error (``[Errno 111] Connection refused``)."""
-    chain = _chain(exc)
-    for item in chain:
-        if isinstance(item, OSError) and item.strerror and not isinstance(item, ssl.SSLError):
-            return f"[Errno {item.errno}] {item.strerror}" if item.errno else item.strerror
-    return str(chain[-1])
-
-
-def _tls_message(url: str, tls_error: ssl.SSLError | None, exc: BaseException) -> str:
-    detail = str(tls_error) if tls_error is not None else str(exc)
-    reason = (getattr(tls_error, "reason", None) or detail).upper()
-    if isinstance(tls_error, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in reason:
-        verify_message = getattr(tls_error, "verify_message", "") or detail
-        return (
-            f"TLS handshake with the BBS at {url} failed: server certificate not trusted: "
-            f"check --diego-ca ({verify_message})"
-        )
-    if any(marker in reason for marker in _CLIENT_REJECTED):
-        return (
-            f"TLS handshake with the BBS at {url} failed: client certificate rejected: "
-            f"check --diego-cert/--diego-key ({detail})"
-        )
-    return f"TLS handshake with the BBS at {url} failed: {detail}"

@@ -7,25 +7,15 @@ Each class carries ``outcome``, the string the client reports to its observer fo
 
 from __future__ import annotations
 
+from pytest_diego.client_error import ClientError
 
-class BBSClientError(Exception):
+
+class BBSClientError(ClientError):
     """Base of every error raised by ``BBSClient``."""
-
-    outcome = "ClientError"
 
     def __init__(self, message: str, *, url: str = "") -> None:
         super().__init__(message)
         self.url = url
-
-    def __reduce__(self):  # keep the attributes when shipped between processes (xdist)
-        return (_rebuild, (type(self), str(self), self.__dict__.copy()))
-
-
-def _rebuild(cls: type[BBSClientError], message: str, state: dict) -> BBSClientError:
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    error.__dict__.update(state)
-    return error
 
 
 class BBSConfigError(BBSClientError, ValueError):

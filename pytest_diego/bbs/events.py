@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError, Message
 from pytest_diego.bbs import models
 from pytest_diego.bbs.errors import BBSClientError, BBSConnectionError, BBSProtocolError
 
-# Event type name -> payload message (``bbs:models/events.go``, ``bbs-protocol.md`` §4.2).
+# Event type name -> payload message (``bbs:models/events.go``, ``docs/diego-facts.md`` §11.5).
 EVENT_TYPES: Mapping[str, type[Message]] = MappingProxyType(
     {
         "desired_lrp_created": models.DesiredLRPCreatedEvent,

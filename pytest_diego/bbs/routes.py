@@ -68,10 +68,4 @@ DEPRECATED_ROUTES: MappingProxyType[str, str] = MappingProxyType(
     }
 )
 
-# Not a Diego BBS route: Diego keeps cell presences in Locket; the embedded cluster's BBS serves
-# this instead (docs/internals.md, "Embedded Locket").
-EMBEDDED_ROUTES: MappingProxyType[str, str] = MappingProxyType(
-    {"UpsertCellPresence": "/v1/locket/cell_presence"}
-)
-
 GET_ROUTES = frozenset({"EventStream", "EventStream_r0"})

@@ -1,4 +1,4 @@
-"""Plain-HTTP keep-alive transport for ``BBSClient``: sockets plus httptools' C response parser.
+"""Keep-alive transport for ``BBSClient``: sockets (plain or TLS) plus httptools' C response parser.
 
 A load driver spends most of its CPU in the HTTP client, not in the BBS calls it measures:
 requests/urllib3 cost ~800 µs per call, ``http.client`` ~330 µs, a third of it parsing headers
@@ -6,8 +6,13 @@ with the ``email`` package. Here a request is one ``sendall`` of prebuilt bytes 
 goes through llhttp (httptools), which is what lets one worker keep up with Locust's
 FastHttpUser per core (``benchmarks/BENCHMARKS.md``, load driver).
 
+Over TLS (a real BBS: HTTPS with client certificates) the socket is wrapped by the standard
+``ssl`` module with the client's context; the pool keeps the last TLS session and offers it to
+every new connection, so only the first handshake is a full one.
+
 Errors stay the standard library's (``ConnectionRefusedError``, ``TimeoutError``,
-``http.client.IncompleteRead``, ...) so ``BBSClient`` classifies them one way for both transports.
+``ssl.SSLCertVerificationError``, ``http.client.IncompleteRead``, ...) so the client classifies
+them one way for this transport and for requests' (event streams), ``failures.py``.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from __future__ import annotations
 import http.client
 import select
 import socket
+import ssl
 import threading
 
 import httptools
 
 _RECV = 65536
+# A send that fails with these cannot have delivered the whole request.
+_SEND_FAILED = (BrokenPipeError, ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError)
 
 
 class Unsent(ConnectionResetError):
@@ -88,28 +96,53 @@ class _Reply:
 
 
 class Connection:
-    """One keep-alive TCP connection (TCP_NODELAY: a request is a single small write)."""
+    """One keep-alive TCP connection (TCP_NODELAY: a request is a single small write), over TLS
+    when given a context; the handshake runs here, within the timeout."""
 
     __slots__ = ("sock",)
 
-    def __init__(self, host: str, port: int, timeout: float) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, host: str, port: int, timeout: float, tls: ssl.SSLContext | None = None,
+                 session: ssl.SSLSession | None = None) -> None:
+        sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=host, session=session)
+            except BaseException:
+                sock.close()
+                raise
+        self.sock = sock
 
     def idle_and_open(self) -> bool:
         """Whether an idle connection can carry a request: nothing readable on it. A server that
         closed it (idle timeout, restart, SIGKILL) left an end-of-file to read; stray bytes
-        would be taken for the next answer. Either way it is dropped before use, not after."""
+        would be taken for the next answer. Either way it is dropped before use, not after.
+        Over TLS, readable bytes may also be a late TLS 1.3 session ticket, which is no answer:
+        a non-blocking read consumes it and finds no data."""
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
-        return not poller.poll(0)
+        if not poller.poll(0):
+            return True
+        if not isinstance(self.sock, ssl.SSLSocket):
+            return False
+        timeout = self.sock.gettimeout()
+        self.sock.setblocking(False)
+        try:
+            self.sock.recv(1)  # data or end-of-file: either way not usable
+            return False
+        except ssl.SSLWantReadError:
+            return True  # only TLS records without data (a session ticket)
+        except OSError:
+            return False
+        finally:
+            self.sock.settimeout(timeout)
 
     def round_trip(self, request: bytes) -> tuple[int, Headers, bytes, bool]:
         """Status, headers, body, and whether the connection may be reused."""
         sock = self.sock
         try:
             sock.sendall(request)
-        except (BrokenPipeError, ConnectionResetError) as exc:
+        except _SEND_FAILED as exc:
             raise Unsent(*exc.args) from exc
         reply = _Reply()
         parser = reply.parser
@@ -140,18 +173,22 @@ class Connection:
 
 
 class ConnectionPool:
-    """Thread-safe keep-alive connections to one plain-HTTP BBS.
+    """Thread-safe keep-alive connections to one BBS, plain or over TLS (``tls``: the context).
 
     Connections are made on demand, so concurrency is never capped; at most ``size`` idle ones
     are kept, like requests' adapter. A connection goes back to the pool only after a fully
-    read response that allows keep-alive.
+    read response that allows keep-alive. Over TLS, a new connection resumes the last session
+    the pool saw (an abbreviated handshake: no certificate exchange, no key agreement).
     """
 
-    def __init__(self, host: str, port: int, timeout: float, size: int) -> None:
+    def __init__(self, host: str, port: int, timeout: float, size: int,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._host = host
         self._size = size
         self._port = port
         self._timeout = timeout
+        self._tls = tls
+        self._session: ssl.SSLSession | None = None
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
@@ -164,11 +201,11 @@ class ConnectionPool:
         """
         connection = self._take_idle()
         if connection is None:
-            return self._round_trip(self._new(), request)
+            return self._first_round_trip(request)
         try:
             return self._round_trip(connection, request)
         except Unsent:
-            return self._round_trip(self._new(), request)
+            return self._first_round_trip(request)
 
     def close(self) -> None:
         """Close the idle connections (ones in use close or return when their call ends)."""
@@ -185,15 +222,26 @@ class ConnectionPool:
                 return connection
             connection.close()
 
-    def _new(self) -> Connection:
-        return Connection(self._host, self._port, self._timeout)
+    def _keep_session(self, connection: Connection) -> None:
+        sock = connection.sock
+        if isinstance(sock, ssl.SSLSocket) and not sock.session_reused:
+            self._session = sock.session or self._session
 
-    def _round_trip(self, connection: Connection, request: bytes) -> tuple[int, Headers, bytes]:
+    def _first_round_trip(self, request: bytes) -> tuple[int, Headers, bytes]:
+        """A new connection's first exchange; over TLS its session is kept for the next ones
+        (read after the answer: TLS 1.3 sends the session ticket after the handshake)."""
+        connection = Connection(self._host, self._port, self._timeout, self._tls, self._session)
+        return self._round_trip(connection, request, new=self._tls is not None)
+
+    def _round_trip(self, connection: Connection, request: bytes,
+                    new: bool = False) -> tuple[int, Headers, bytes]:
         try:
             status, headers, body, keep = connection.round_trip(request)
         except BaseException:
             connection.close()
             raise
+        if new:  # before the pool hands the connection to another thread
+            self._keep_session(connection)
         pooled = False
         if keep:
             with self._lock:

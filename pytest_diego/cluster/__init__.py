@@ -11,19 +11,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_diego.cluster.launcher import (
-        CellHandle,
-        ClusterConfig,
-        ClusterConfigError,
-        ClusterError,
-        EmbeddedCluster,
-    )
+    from pytest_diego.cluster.children import CellHandle
+    from pytest_diego.cluster.cluster_config import ClusterConfig, ClusterConfigError
+    from pytest_diego.cluster.faults import ClusterError
+    from pytest_diego.cluster.launcher import EmbeddedCluster
     from pytest_diego.cluster.process import ComponentStartError
     from pytest_diego.cluster.state import ClusterStateError, TLSFiles
 
 _EXPORTS = {
-    "CellHandle": "launcher", "ClusterConfig": "launcher", "ClusterConfigError": "launcher",
-    "ClusterError": "launcher", "EmbeddedCluster": "launcher", "ComponentStartError": "process",
+    "CellHandle": "children", "ClusterConfig": "cluster_config", "ClusterConfigError": "cluster_config",
+    "ClusterError": "faults", "EmbeddedCluster": "launcher", "ComponentStartError": "process",
     "ClusterStateError": "state", "TLSFiles": "state",
 }
 

@@ -1,9 +1,11 @@
-"""``python -m pytest_diego cluster up|down|status``: the embedded cluster outside pytest.
+"""``python -m pytest_diego cluster up|down|status|fault``: the embedded cluster outside pytest.
 
 ``up`` runs the cluster in the foreground until Ctrl-C/SIGTERM, or with ``--detach`` re-runs
 itself as a launcher in its own session (so the shell's Ctrl-C does not reach it) and returns
 once that launcher has written cluster.json. ``down`` asks that launcher to stop everything,
-then stops by pid whatever is left. Logs stay in ``<state_dir>/logs``.
+then stops by pid whatever is left. ``fault`` asks it to deliver a fault (``control.py``): the
+launcher, which lives as long as the cluster, is the one process that can restart a component
+for good. Logs stay in ``<state_dir>/logs``.
 """
 
 from __future__ import annotations
@@ -15,66 +17,76 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from pytest_diego.cluster import state
+from pytest_diego.cluster import control, state
+from pytest_diego.cluster.cluster_config import OWN_POSTGRES
 from pytest_diego.cluster.launcher import ClusterConfig, ClusterConfigError, EmbeddedCluster
 from pytest_diego.cluster.process import ComponentStartError, ProcessInfo, tail
 
 EXIT_USAGE = 2
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``minimum``, or a usage error saying which."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+_positive_int = _whole_number(1)
+_non_negative_int = _whole_number(0)
 
 
-def _time_scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(
-            f"must be > 0 (1 = Diego's intervals, 0.1 = ten times faster), got {text}")
-    return value
+def _positive_number(noun: str, hint: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {noun}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0{hint}, got {text}")
+        return value
+
+    return parse
+
+
+_time_scale = _positive_number("a number", " (1 = Diego's intervals, 0.1 = ten times faster)")
+_seconds = _positive_number("a number of seconds", " seconds")
 
 
 def _dsn(text: str) -> str:
-    if not text.startswith(("sqlite:///", "postgresql://", "postgres://")):
+    if text != OWN_POSTGRES and not text.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise argparse.ArgumentTypeError(
-            f"unsupported scheme in {text.split('@')[-1]!r}: use sqlite:///path/to/bbs.sqlite3 or "
-            "postgresql://user:password@host:port/dbname")
+            f"unsupported scheme in {text.split('@')[-1]!r}: use sqlite:///path/to/bbs.sqlite3, "
+            f"postgresql://user:password@host:port/dbname, or {OWN_POSTGRES} for a PostgreSQL server the "
+            "cluster runs itself")
     return text
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cluster = subparsers.add_parser(
         "cluster", help="run the embedded Diego cluster outside pytest",
         description="Run the embedded Diego cluster outside pytest. `up` runs it in the foreground until "
                     "Ctrl-C (or returns at once with --detach); `down` stops every process it started; "
-                    "`status` shows addresses and which processes run. Logs stay in <state dir>/logs.")
-    commands = cluster.add_subparsers(dest="cluster_command", metavar="{up,down,status}", required=True)
+                    "`status` shows addresses and which processes run; `fault` has `up` deliver a fault. "
+                    "Logs stay in <state dir>/logs.")
+    commands = cluster.add_subparsers(dest="cluster_command", metavar="{up,down,status,fault}", required=True)
 
     up = commands.add_parser("up", help="start BBS, auctioneer, router, route emitter and N cells")
     up.add_argument("--cells", type=_positive_int, default=3, help="number of cells (default 3)")
-    up.add_argument("--db", type=_dsn, help="BBS store DSN (default sqlite:///<state dir>/bbs.sqlite3)")
+    up.add_argument("--db", type=_dsn, help="BBS store DSN (default sqlite:///<state dir>/bbs.sqlite3), or "
+                    f"'{OWN_POSTGRES}' to run a PostgreSQL server of the cluster's own under the BBS")
     up.add_argument("--tls", action="store_true",
                     help="mutual TLS to the BBS with a generated per-cluster CA")
     up.add_argument("--time-scale", type=_time_scale, default=1.0,
@@ -88,8 +100,24 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignor
     up.add_argument("--cell-disk-mb", type=_non_negative_int)
     up.add_argument("--cell-containers", type=_non_negative_int)
     up.add_argument("--container-model", metavar="SPEC", help="container start/run time model for cells")
-    up.add_argument("--start-timeout", type=_time_scale, default=120.0, help="seconds (default 120)")
+    up.add_argument("--start-timeout", type=_seconds, default=120.0, help="seconds (default 120)")
     up.set_defaults(run=cmd_up)
+
+    fault = commands.add_parser(
+        "fault", help="deliver a fault to a cluster started with `up` (for diego_*_command options)",
+        description="Have the cluster's `up` process deliver one fault with real signals, e.g. "
+                    "`fault kill_cell cell-1`, `fault restart_bbs`. The diego_*_command options of a run "
+                    "that treats the cluster as a real Diego can name these commands.")
+    fault.add_argument("kind", choices=control.FAULTS, metavar="FAULT",
+                       help=f"one of {', '.join(control.FAULTS)}")
+    fault.add_argument("target", nargs="?", default="",
+                       help="the cell id (kill_cell, restart_cell, freeze_cell, thaw_cell) or component or "
+                            "cell id (pause, resume)")
+    fault.add_argument("--state-dir", type=Path, required=True)
+    fault.add_argument("--timeout", type=_seconds, default=240.0,
+                       help="seconds to wait for the fault, e.g. a restart (default 240, within the 300 s "
+                            "a run gives a fault command)")
+    fault.set_defaults(run=cmd_fault)
 
     for name, func, text in (("down", cmd_down, "stop every process of a cluster started with `up`"),
                              ("status", cmd_status, "show the cluster's addresses and which processes run")):
@@ -122,7 +150,8 @@ def summary(data: dict, alive: dict[str, bool] | None = None) -> str:
         f"  state dir      {data['state_dir']}",
         f"  BBS            {data['bbs_url']}  (pid {comps['bbs']['pid']}){mark('bbs')}",
         f"  BBS health     {data['bbs_health_url']}",
-        f"  store          {data['db'].split('@')[-1]}",
+        f"  store          {data['db'].split('@')[-1]}"
+        + (f"  (pid {comps['postgres']['pid']}){mark('postgres')}" if "postgres" in comps else ""),
         f"  router         {data['router_url']}  admin {data['router_admin_url']}  "
         f"(pid {comps['router']['pid']}){mark('router')}",
         f"  auctioneer     {data['auctioneer_url']}  (pid {comps['auctioneer']['pid']}){mark('auctioneer')}",
@@ -172,8 +201,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     except _Stop:
         print("cluster up: interrupted while starting; stopped what had started", file=sys.stderr)
         return 1
+    server: control.ControlServer | None = None
     try:
-        cluster.mark_command_launcher()
+        server = control.ControlServer(cluster, state_dir)
+        cluster.mark_command_launcher(server.path)
         print(summary(cluster.to_json()), flush=True)
         print(f"Running. Stop with Ctrl-C or `python -m pytest_diego cluster down --state-dir {state_dir}`.",
               flush=True)
@@ -182,6 +213,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     except _Stop:
         print("stopping the cluster...", flush=True)
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):  # a second Ctrl-C must not skip the stop
+            signal.signal(sig, signal.SIG_IGN)
+        if server is not None:
+            server.close(timeout=args.start_timeout + 30)  # the fault under way, e.g. a restart
         cluster.stop()
     print(f"stopped; logs are in {state_dir / 'logs'}", flush=True)
     return 0
@@ -209,7 +244,7 @@ def _detach(args: argparse.Namespace, state_dir: Path) -> int:
         except state.ClusterStateError:
             data = None
         owner = data["launcher"] if data is not None else {}
-        if owner.get("pid") == launcher.pid and owner.get("command"):
+        if data is not None and owner.get("pid") == launcher.pid and owner.get("command"):
             print(summary(data))
             print(f"Detached (launcher pid {launcher.pid}). Stop with "
                   f"`python -m pytest_diego cluster down --state-dir {state_dir}`.")
@@ -234,6 +269,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     cluster = EmbeddedCluster.attach(args.state_dir)
     running = [name for name, info in cluster.processes() if info.is_ours()]
     cluster.stop()
+    if st.launcher.get("control_socket") and not launcher.is_ours():
+        control.remove_socket(st.launcher["control_socket"])
     left = [name for name, info in cluster.processes() if info.is_ours()]
     if left:
         print(f"cluster down: still running after SIGKILL: {', '.join(left)}", file=sys.stderr)
@@ -252,3 +289,25 @@ def cmd_status(args: argparse.Namespace) -> int:
     alive = {name: info.is_ours() for name, info in cluster.processes()}
     print(summary(cluster.to_json(), alive))
     return 0 if all(alive.values()) else 1
+
+
+def cmd_fault(args: argparse.Namespace) -> int:
+    where = f"{args.kind} {args.target}".strip()
+    if args.kind in control.UNTARGETED_FAULTS and args.target:
+        print(f"cluster fault: error: {args.kind} takes no target (got {args.target!r})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        socket_path = state.read(args.state_dir).launcher.get("control_socket")
+        if not socket_path:
+            raise control.ControlError(
+                f"the cluster in {args.state_dir} was not started by `python -m pytest_diego cluster up`, "
+                "whose process delivers faults")
+        detail = control.request(socket_path, args.kind, args.target, args.timeout)
+    except ValueError as exc:
+        print(f"cluster fault: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (state.ClusterStateError, control.ControlError) as exc:
+        print(f"cluster fault: {where}: {exc}", file=sys.stderr)
+        return 1
+    print(f"cluster fault: {where}: {detail or 'done'}")
+    return 0

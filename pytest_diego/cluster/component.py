@@ -1,26 +1,47 @@
 """What every embedded component process does the same way.
 
-Publish the run file the launcher waits for, die with the parent so an interrupted run leaves no
-process behind, wait for SIGTERM/SIGINT, and serve HTTP from threads without Nagle's 40 ms stall.
+Take the BBS's URL and client certificate alike, publish the run file the launcher waits for, die
+with the parent so an interrupted run leaves no process behind, wait for SIGTERM/SIGINT, and serve
+HTTP from threads without Nagle's 40 ms stall (through handlers that keep connections alive and
+answer with a length).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import json
 import os
 import signal
 import socket
+import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_diego.atomic_file import write_atomic
 
 _PR_SET_PDEATHSIG = 1
 _PARENT_POLL_SECONDS = 1.0
+
+
+def add_bbs_arguments(p: argparse.ArgumentParser) -> None:
+    """The BBS a component calls and the client certificate it calls with (see ``check_bbs_arguments``)."""
+    p.add_argument("--bbs-url", required=True)
+    p.add_argument("--tls-ca", help="CA file for the BBS's server certificate")
+    p.add_argument("--tls-cert", help="client certificate for the BBS")
+    p.add_argument("--tls-key", help="client key for the BBS")
+
+
+def check_bbs_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors for what a BBS-calling component cannot run with: a --time-scale that is not
+    positive, or a client certificate without its key."""
+    if not args.time_scale > 0:
+        p.error(f"--time-scale must be > 0, got {args.time_scale}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        p.error("--tls-cert and --tls-key go together")
 
 
 def write_run_file(state_dir: Path | str, name: str, info: dict[str, Any]) -> Path:
@@ -54,20 +75,34 @@ def die_with_parent(sig: int = signal.SIGTERM) -> int:
     return parent
 
 
+class ShutdownSignals:
+    """SIGTERM/SIGINT caught from the moment this is made, so a process busy starting up (e.g. a
+    BBS waiting for its lock) can check ``received`` and still stop at once."""
+
+    def __init__(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        self._received: list[int] = []
+        self._done = threading.Event()
+        for sig in signals:
+            signal.signal(sig, self._handler)
+
+    def _handler(self, signum: int, _frame: object) -> None:
+        self._received.append(signum)
+        self._done.set()
+
+    @property
+    def received(self) -> int | None:
+        return self._received[0] if self._received else None
+
+    def wait(self) -> int:
+        """Block the main thread until a signal has arrived; returns its number."""
+        while not self._done.wait(3600):
+            pass
+        return self._received[0]
+
+
 def wait_for_shutdown_signal(signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> int:
     """Block the main thread until one of ``signals`` arrives; returns its number."""
-    received: list[int] = []
-    done = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        received.append(signum)
-        done.set()
-
-    for sig in signals:
-        signal.signal(sig, handler)
-    while not done.wait(3600):
-        pass
-    return received[0]
+    return ShutdownSignals(signals).wait()
 
 
 class FastHTTPServer(ThreadingHTTPServer):
@@ -87,6 +122,26 @@ class FastHTTPServer(ThreadingHTTPServer):
         return sock, addr
 
 
+class ComponentHandler(BaseHTTPRequestHandler):
+    """A component's HTTP handler: keep-alive HTTP/1.1, no line on stderr per request (components
+    log through lager), and ``reply`` with the Content-Length keep-alive needs."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def reply(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 def serve_in_thread(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0,
                     name: str = "http") -> FastHTTPServer:
     """Bind ``host:port`` (0: any free port) and serve ``handler`` from a daemon thread."""
@@ -96,7 +151,13 @@ def serve_in_thread(handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.
     return server
 
 
+def bound_address(server: socketserver.TCPServer) -> tuple[str, int]:
+    """Host and port of a bound TCP server: after the bind, ``server_address`` is its socket's
+    name, whose host is a ``str`` (the stubs also allow the bytes an unbound one may be given)."""
+    return cast("tuple[str, int]", server.server_address[:2])
+
+
 def server_url(server: FastHTTPServer) -> str:
     """``http://host:port`` of a bound server."""
-    host, port = server.server_address[:2]
+    host, port = bound_address(server)
     return f"http://{host}:{port}"

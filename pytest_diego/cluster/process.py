@@ -72,6 +72,30 @@ def create_time_of(pid: int) -> float:
     return psutil.Process(pid).create_time()
 
 
+OWNER_FILE = "owner"
+"""In a scratch directory: ``<pid> <start time>`` of the process that made it (``mark_owner``)."""
+
+
+def mark_owner(directory: Path) -> None:
+    """Record that this process made ``directory``, so a later sweep can tell once it is gone
+    (a SIGKILLed maker never removes its own)."""
+    (directory / OWNER_FILE).write_text(f"{os.getpid()} {psutil.Process().create_time()}\n")
+
+
+def owner_alive(directory: Path) -> bool | None:
+    """Whether the process that made ``directory`` still runs; None when it bears no readable
+    mark (being made right now, or not made by ``mark_owner``): leave such a directory alone.
+    Start times match within a second: psutil derives them from the boot time, which a clock
+    step moves."""
+    try:
+        pid, started = (directory / OWNER_FILE).read_text().split()
+        return abs(psutil.Process(int(pid)).create_time() - float(started)) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except (OSError, ValueError, psutil.Error):
+        return None
+
+
 class Spawner:
     """Runs every ``Popen`` on one daemon thread that lives as long as the process (see module doc)."""
 
@@ -212,6 +236,7 @@ class Child(Protocol):
     """What the launcher needs of a started process: a ``Popen`` or a ``ForkedProcess``."""
 
     pid: int
+    returncode: int | None
 
     def poll(self) -> int | None: ...
 

@@ -63,6 +63,10 @@ class TLSFiles:
     key_file: str
     server_cert_file: str = ""
     server_key_file: str = ""
+    locket_cert_file: str = ""  # Locket's server certificate (locket.service.cf.internal)
+    locket_key_file: str = ""
+    ca_key_file: str = ""  # the CA's key: each cell issues its own rep certificate at start
+    rep_key_file: str = ""  # the key every cell's rep certificate is issued for
 
 
 @dataclass
@@ -120,12 +124,14 @@ class ClusterState:
     components: dict[str, ComponentRecord]
     cells: list[CellRecord]
     config: dict[str, Any] = field(default_factory=dict)  # what restarts need (cell capacity, model)
+    locket_address: str = ""  # Diego's locket_address, host:port
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
             "state_dir": self.state_dir,
             "bbs_url": self.bbs_url,
+            "locket_address": self.locket_address,
             "bbs_health_url": self.bbs_health_url,
             "router_url": self.router_url,
             "router_admin_url": self.router_admin_url,
@@ -153,7 +159,7 @@ class ClusterState:
             db=data.get("db", ""), tls=TLSFiles(**tls) if tls else None, launcher=data.get("launcher", {}),
             components={n: ComponentRecord.from_json(c) for n, c in data["components"].items()},
             cells=[CellRecord.from_json(c) for c in data["cells"]],
-            config=data.get("config", {}),
+            config=data.get("config", {}), locket_address=data.get("locket_address", ""),
         )
 
 

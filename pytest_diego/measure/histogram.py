@@ -186,3 +186,26 @@ class Histogram:
             raise ValueError("histogram data is corrupt: bucket counts do not add up to count")
         return h
 
+
+
+SPECTRUM_DECADES = 5  # up to p99.999, the right edge of HdrHistogram's percentile plots
+SPECTRUM_STEPS = 5  # points per decade of 1/(1-q)
+
+
+def spectrum(histogram: Histogram) -> list[list[float]]:
+    """The percentile spectrum: ``[percentile, seconds]`` points for HdrHistogram's percentile
+    distribution plot, evenly spaced in log(1/(1-q)) from p0 (the min) to p99.999.
+
+    It stops early at the first point whose rank is the last sample (its value is the max): past
+    it, every percentile is the max, so more points would say nothing. At most 26 points, so
+    results.json stays small however many samples the histogram holds.
+    """
+    if histogram.count == 0:
+        return []
+    points = []
+    for step in range(SPECTRUM_DECADES * SPECTRUM_STEPS + 1):
+        q = round(100.0 * (1.0 - 10.0 ** (-step / SPECTRUM_STEPS)), 6)
+        points.append([q, histogram.percentile(q)])
+        if math.ceil(q / 100 * histogram.count) >= histogram.count:
+            break
+    return points

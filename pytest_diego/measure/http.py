@@ -50,6 +50,9 @@ def get(session: requests.Session, url: str, timeout: float,
     except (requests.Timeout, urllib3.exceptions.TimeoutError) as e:
         raise EndpointError(f"{url} did not answer within {timeout:g} s (timeout); is the "
                             "component alive and not paused?", "Timeout") from e
+    except requests.exceptions.SSLError as e:
+        raise EndpointError(f"TLS with {url} failed: {e}; check the CA certificate, and the client "
+                            "certificate and key if it requires mutual TLS", "ConnectionError") from e
     except requests.ConnectionError as e:
         raise EndpointError(f"cannot connect to {url}: {e}; is the component running and "
                             "the address right?", "ConnectionError") from e

@@ -373,7 +373,7 @@ class Gauge:
     kind = "gauge"
 
     def add(self, t: float, value: float) -> None:
-        self.samples.append((t, value))
+        self.samples.append((float(t), float(value)))
 
     @property
     def count(self) -> int:

@@ -26,14 +26,18 @@ name                               kind     what it measures
                                             so it never mixes with the client's
 ``TaskTimeToRunning``              Trend    timeline stage: Task desired → running
 ``TaskTimeToComplete``             Trend    timeline stage: Task desired → completed
-``LRPTimeToClaim``                 Trend    timeline stage: ActualLRP created (UNCLAIMED) →
-                                            CLAIMED
-``LRPTimeToRunning``               Trend    timeline stage: ActualLRP created → RUNNING
-``ConvergenceLRPDuration``,        Gauge    loop durations sampled from the components'
-``ConvergenceTaskDuration``,                Prometheus endpoints, in seconds
-``RepBulkSyncDuration``,
-``RouteEmitterSyncDuration``,
-``AuctioneerFetchStatesDuration``
+``LRPTimeToClaim``                 Trend    timeline stage: ActualLRP instance's first
+                                            UNCLAIMED of a life → CLAIMED (``timeline.py``)
+``LRPTimeToRunning``               Trend    timeline stage: first UNCLAIMED of a life →
+                                            RUNNING; placement errors do not restart it
+``ConvergenceLRPDuration``,        Gauge    loop durations in seconds, one sample per
+``ConvergenceTaskDuration``,                *distinct* emission seen (``count`` is how many
+``RepBulkSyncDuration``,                    measurements a verdict rests on), from the
+``RouteEmitterSyncDuration``,               metrics agent, a Prometheus server or the
+``AuctioneerFetchStatesDuration``           embedded components (``measure.prometheus``)
+``RepBulkSyncDuration.<cell_id>``  Gauge    the same per cell (the rep's ``instance_id``)
+``ContainerCount``,                Gauge    the reps' ContainerCount summed over cells, and
+``ContainerCount.<cell_id>``                per cell
 ``LRPsDesired``, ``LRPsRunning``,  Gauge    cluster gauges under their Diego names, sampled
 ``LRPsMissing``, ``LRPsExtra``,             (any metric an endpoint serves is kept under
 ``CrashedActualLRPs``,                      the name it is served with)
@@ -42,15 +46,24 @@ name                               kind     what it measures
 ``RouterRoutes``                   Gauge    hostnames in the router's route table over time
 ``RouterEndpoints``                Gauge    route–endpoint pairs in the router's table (what
                                             ``RoutesTotal`` counts on the emitter side)
-``RouteAvailability``              Rate     every app-route probe through the router; ``rate``
-                                            is the availability ratio
-``RouteProbeLatency``              Trend    latency of those probes
+``RouterEndpoints.<hostname>``     Gauge    endpoints of one chosen hostname in that table
+``RouteAvailability``              Rate     one attempt per slot of the route probes' fixed
+                                            timetable (``routes.py``); ``rate`` is the
+                                            availability ratio; failures ``HTTP <code>``,
+                                            ``no answer by deadline``, ``not started on time``
+``RouteProbeLatency``              Trend    those slots, from the slot's due time to the
+                                            answer (unanswered: the timeout, a lower bound)
+``CrashRestartOnPolicy``           Rate     every crash of an LRP instance judged from the
+                                            event stream against Diego's restart policy
+                                            (``crash_policy.py``); failures ``early``,
+                                            ``late``, ``not-crashed-first``, ...
 ``LoadLatency``                    Trend    each load operation from its *intended* start
                                             (no coordinated omission)
 ``LoadServiceTime``                Trend    the same from its actual start (wrk2's
                                             uncorrected view)
-``LoadStarts``                     Rate     starts on time; failures ``late`` and
-                                            ``dropped`` (k6's dropped_iterations)
+``LoadStarts``                     Rate     starts on time; failures ``late`` (queued
+                                            behind busy workers) and ``dropped`` (k6's
+                                            dropped_iterations)
 =================================  =======  ==============================================
 
 Bare numbers in SLOs on Trends and duration Gauges are seconds.
@@ -71,6 +84,7 @@ ROUTER_ROUTES = "RouterRoutes"
 ROUTER_ENDPOINTS = "RouterEndpoints"
 ROUTE_AVAILABILITY = "RouteAvailability"
 ROUTE_PROBE_LATENCY = "RouteProbeLatency"
+CRASH_RESTART_ON_POLICY = "CrashRestartOnPolicy"
 LOAD_LATENCY = "LoadLatency"
 LOAD_SERVICE_TIME = "LoadServiceTime"
 LOAD_STARTS = "LoadStarts"
@@ -91,6 +105,11 @@ CLUSTER_GAUGES = (
 def request_latency(route: str) -> str:
     """``RequestLatency.<RouteName>``, the per-route name Diego's advanced metrics use."""
     return f"{REQUEST_LATENCY}.{route}"
+
+
+def router_endpoints(hostname: str) -> str:
+    """``RouterEndpoints.<hostname>``: one hostname's endpoints in the router's table."""
+    return f"{ROUTER_ENDPOINTS}.{hostname}"
 
 
 def is_duration(name: str) -> bool:

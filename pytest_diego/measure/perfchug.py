@@ -11,7 +11,12 @@ perfchug pairs a start message with an end message by suffix and reports the dif
 - ``LRPLifecycle``: ``create-unclaimed-actual-lrp.starting`` → ``start-actual-lrp.complete``,
   keyed by ``process_guid:index``.
 
-The same lines give timeline milestones (``MILESTONES``). Timestamps are lager's Unix seconds
+The same lines give timeline milestones (``MILESTONES``). Only ``create-unclaimed-actual-lrp``
+starts an instance's life here: Diego's lager has no message that tells a crash restart or an
+evacuation apart from a stale-UNCLAIMED re-auction (both go through ``db-unclaim-actual-lrp``),
+and placement errors (``fail-actual-lrp``) are no milestone, so a life's clock never restarts;
+later lives simply give no stage sample. Diego's BBS logs ``claim-``/``start-actual-lrp.complete``
+in a ``defer``, also when the call failed. Timestamps are lager's Unix seconds
 as a string (``"1700000000.123456789"``) or RFC 3339 (newer lager's ``"2026-01-02T03:04:05.1Z"``).
 Lines that are not lager JSON are skipped but counted; ``LagerReader.unreadable`` reports them.
 """
@@ -21,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +73,7 @@ def parse_timestamp(value: Any) -> float:
         return float(text)
     whole, fraction, zone = match.groups()
     offset = "+00:00" if zone == "Z" else zone
-    base = datetime.fromisoformat(whole + offset).astimezone(timezone.utc).timestamp()
+    base = datetime.fromisoformat(whole + offset).astimezone(UTC).timestamp()
     return base + (float("0." + fraction) if fraction else 0.0)
 
 

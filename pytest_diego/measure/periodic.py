@@ -16,7 +16,7 @@ class Periodic:
     to stop measuring).
     """
 
-    def __init__(self, fn: Callable[[], None], interval: float, duration: float | None = None,
+    def __init__(self, fn: Callable[[], object], interval: float, duration: float | None = None,
                  name: str = "pytest-diego-sampler") -> None:
         if interval <= 0:
             raise ValueError(f"sampling interval must be positive, got {interval!r}")

@@ -1,21 +1,43 @@
-"""Routes: the router's table size over time, and arborist-style probes of every app route.
+"""Routes: the router's table size over time, and arborist-style probes of every app on a timetable.
 
 ``RouteProber`` requests every app hostname through the router (``GET {router_url}/`` with the
-``Host`` header) each round. Like arborist, any answer but 200 is a failure. Per app it keeps
-successes, failures by type and the longest outage (first failure to the next success, or to
-the end); overall, ``RouteAvailability`` (a Rate) is the availability ratio and
-``RouteProbeLatency`` the probes' latency. ``sample_route_table`` reads the router's admin
-``GET /routes`` (gorouter's ``{"host": [endpoints]}``) into ``RouterRoutes`` and
-``RouterEndpoints``.
+``Host`` header) on a fixed timetable: slot k of app h is due at ``start + phase(h) + k·interval``
+(the phase, from the hostname, spreads the apps over the interval). A slot is judged exactly once:
+
+- by its answer, if one arrives by the slot's deadline (due time + ``timeout``, ``timeout`` ≤
+  ``interval``): like arborist, 200 is ``ok`` and any other answer fails (``HTTP 502``...), as do
+  ``ConnectionError`` and ``BadResponse``;
+- ``no answer by deadline``, if the probe was sent but nothing came back by then;
+- ``not started on time``, if no probe thread was free to send it before its deadline.
+
+So the number of slots judged is fixed by the timetable and the run's length, never by how fast
+the router answers: an outage that makes probes hang cannot send fewer probes and read as
+higher availability. Threads are bounded: one scheduler and ``concurrency`` probe threads.
+
+Recorded: ``RouteAvailability`` (Rate, one attempt per slot), ``RouteProbeLatency`` (Trend, from
+the slot's due time to its answer, so a probe that starts late counts its wait, as in load tests
+without coordinated omission; a slot without an answer is recorded at ``timeout``, a lower bound,
+with its failure), both at the slot's due time; and per app an ``AppProbe``.
+
+**Outage.** Two missed slots in a row are an outage (one missed slot alone is a failed probe, not
+an outage). An outage lasts from the first missed slot's due time to the due time of the next
+answered slot (or, at the end of the run, of the slot that would have followed the last one), so
+n missed slots in a row are an outage of n·interval. ``AppProbe.longest_outage`` is the longest.
+
+The router's table itself is read by ``RouteTable`` (``route_table.py``).
 """
 
 from __future__ import annotations
 
-import json
+import heapq
+import itertools
+import math
+import queue
 import threading
 import time
+import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,37 +49,49 @@ from pytest_diego.measure.http import EndpointError, get
 if TYPE_CHECKING:
     from pytest_diego.measure.measurements import Measurements
 
+OK = "ok"
+NO_ANSWER = "no answer by deadline"
+NOT_STARTED = "not started on time"
+OUTAGE_SLOTS = 2  # missed slots in a row that make an outage
+
 
 @dataclass
 class AppProbe:
-    """One app route's probe record (arborist's TotalRequests/Successful/Failed, plus outages)."""
+    """One app route's judged slots, fed in slot order: arborist's counts, plus outages."""
 
     ok: int = 0
     failed: int = 0
     failures: dict[str, int] = field(default_factory=dict)
     longest_outage: float = 0.0
-    outage_started: float | None = None
+    outages: int = 0
+    _missed: int = field(default=0, repr=False, compare=False)  # missed slots in a row so far
+    _missed_since: float = field(default=0.0, repr=False, compare=False)  # the first one's due time
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def record(self, t: float, outcome: str) -> None:
+    def record(self, due: float, outcome: str) -> None:
+        """The next slot (due at ``due``) and its outcome; slots must come in timetable order."""
         with self._lock:
-            if outcome == "ok":
+            if outcome == OK:
                 self.ok += 1
-                if self.outage_started is not None:
-                    self.longest_outage = max(self.longest_outage, t - self.outage_started)
-                    self.outage_started = None
+                self._end_run(due)
             else:
                 self.failed += 1
                 self.failures[outcome] = self.failures.get(outcome, 0) + 1
-                if self.outage_started is None:
-                    self.outage_started = t
+                if self._missed == 0:
+                    self._missed_since = due
+                self._missed += 1
 
-    def close(self, t: float) -> None:
-        """End the run at ``t``: an outage still open counts up to ``t``."""
+    def close(self, end: float) -> None:
+        """End the run at ``end`` (the due time of the slot after the last one): an outage still
+        open lasts until then."""
         with self._lock:
-            if self.outage_started is not None:
-                self.longest_outage = max(self.longest_outage, t - self.outage_started)
-                self.outage_started = None
+            self._end_run(end)
+
+    def _end_run(self, until: float) -> None:
+        if self._missed >= OUTAGE_SLOTS:
+            self.outages += 1
+            self.longest_outage = max(self.longest_outage, until - self._missed_since)
+        self._missed = 0
 
     @property
     def total(self) -> int:
@@ -69,86 +103,264 @@ class AppProbe:
         for name, n in other.failures.items():
             self.failures[name] = self.failures.get(name, 0) + n
         self.longest_outage = max(self.longest_outage, other.longest_outage)
+        self.outages += other.outages
         return self
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "failed": self.failed, "failures": dict(sorted(self.failures.items())),
-                "longest_outage": self.longest_outage}
+                "longest_outage": self.longest_outage, "outages": self.outages}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AppProbe:
         return cls(int(data["ok"]), int(data["failed"]), dict(data["failures"]),
-                   float(data["longest_outage"]))
+                   float(data["longest_outage"]), int(data["outages"]))
+
+
+@dataclass
+class _Slot:
+    host: str
+    k: int
+    due: float  # monotonic
+    deadline: float
+    started: bool = False
+    judged: bool = False
+
+
+@dataclass
+class _Timetable:
+    """One app's place in the timetable and its judged slots waiting to be folded in order."""
+
+    phase: float
+    first_k: int  # its first slot (apps that join later start where the timetable is)
+    next_k: int  # the first slot not yet folded into the AppProbe
+    last_k: int = -1  # the last slot scheduled
+    wanted: bool = True
+    chained: bool = True  # whether its next slot is scheduled
+    # k -> (due wall time, outcome), or None for a slot while the app was gone (not probed)
+    judged: dict[int, tuple[float, str | None]] = field(default_factory=dict)
 
 
 class RouteProber:
-    """Probes app hostnames through the router and records into ``measurements``."""
+    """Probes app hostnames through the router on a fixed timetable (see the module docstring).
+
+    ``hostnames`` is a list or a callable read again every interval (apps may come and go).
+    ``start()`` then ``stop()``, or ``run(duration)``, or ``with RouteProber(...) as prober:``.
+    """
 
     def __init__(self, router_url: str, measurements: Measurements,
-                 hostnames: Iterable[str] | Callable[[], Iterable[str]], timeout: float = 5.0,
-                 concurrency: int = 8, verify: bool | str = True) -> None:
+                 hostnames: Iterable[str] | Callable[[], Iterable[str]], *, interval: float = 1.0,
+                 timeout: float | None = None, concurrency: int = 8, verify: bool | str = True) -> None:
+        timeout = interval if timeout is None else timeout
+        if not interval > 0:
+            raise ValueError(f"probe interval must be > 0 s, got {interval!r}")
+        if not 0 < timeout <= interval:
+            raise ValueError(f"probe timeout must be > 0 s and at most the interval ({interval:g} s), "
+                             f"got {timeout!r}: a slot is judged by its due time + timeout, before "
+                             "the next slot of the same app is due")
+        if concurrency < 1:
+            raise ValueError(f"probe concurrency must be at least 1 thread, got {concurrency!r}")
         self.router_url = router_url.rstrip("/")
         self.measurements = measurements
         self._hostnames = hostnames if callable(hostnames) else list(hostnames)
-        self.timeout, self.concurrency, self.verify = timeout, concurrency, verify
+        self.interval, self.timeout, self.concurrency, self.verify = interval, timeout, concurrency, verify
+        self.errors: deque[str] = deque(maxlen=100)  # hostname callable failures
         self._session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=concurrency)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+        self._lock = threading.Condition()
+        self._heap: list[tuple[float, int, str, Any]] = []
+        self._seq = itertools.count()
+        self._apps: dict[str, _Timetable] = {}
+        self._work: queue.SimpleQueue[_Slot | None] = queue.SimpleQueue()
+        self._end: float | None = None  # seconds after the start; slots from there are not run
+        self._t0 = self._wall0 = 0.0
+        self._started = self._finished = False
+        self._scheduler = threading.Thread(target=self._schedule, name="route-probe-timetable",
+                                           daemon=True)
+        self._workers = [threading.Thread(target=self._probe_slots, name=f"route-probe-{i}", daemon=True)
+                         for i in range(concurrency)]
 
-    def hostnames(self) -> list[str]:
-        return list(self._hostnames() if callable(self._hostnames) else self._hostnames)
+    # -- the run --------------------------------------------------------------------------------
+    def phase(self, hostname: str) -> float:
+        """The app's offset in the interval (stable per hostname, so shards agree)."""
+        return (zlib.crc32(hostname.encode()) % 1000) / 1000 * self.interval
 
-    def probe(self, hostname: str) -> str:
-        """Request one app through the router; record and return the outcome."""
-        started = time.time()
-        t0 = time.perf_counter()
-        try:
-            response, _ = get(self._session, f"{self.router_url}/", self.timeout,
-                              headers={"Host": hostname}, allow_redirects=False, verify=self.verify)
-            outcome = "ok" if response.status_code == 200 else f"HTTP {response.status_code}"
-        except EndpointError as e:
-            outcome = e.kind
-        elapsed = time.perf_counter() - t0
-        ended = started + elapsed
-        self.measurements.trend(names.ROUTE_PROBE_LATENCY).record(ended, elapsed, outcome)
-        self.measurements.rate(names.ROUTE_AVAILABILITY).add(ended, outcome)
-        self.measurements.app_probe(hostname).record(ended, outcome)
-        return outcome
+    def start(self) -> RouteProber:
+        if self._started:
+            raise RuntimeError("a RouteProber runs once: make a new one for another run")
+        self._started = True
+        self._t0, self._wall0 = time.monotonic(), time.time()
+        with self._lock:
+            self._refresh(self._t0)
+        for worker in self._workers:
+            worker.start()
+        self._scheduler.start()
+        return self
 
-    def probe_all(self) -> None:
-        """One round: every app route once, ``concurrency`` at a time."""
-        hosts = self.hostnames()
-        if self.concurrency <= 1 or len(hosts) <= 1:
-            for host in hosts:
-                self.probe(host)
+    def stop(self) -> None:
+        """Stop probing now: every slot already due is judged, waiting out its deadline (at most
+        ``timeout``); slots not yet due are not run, however long the interval; then the open
+        outages are closed and the threads joined."""
+        with self._lock:
+            if self._end is None:
+                self._end = time.monotonic() - self._t0
+                self._heap = [entry for entry in self._heap if entry[2] == "deadline"]
+                heapq.heapify(self._heap)
+                for app in self._apps.values():
+                    app.chained = False
+            self._lock.notify_all()
+        self._finish()
+
+    def run(self, duration: float) -> None:
+        """Probe for ``duration`` seconds: ``ceil(duration / interval)`` slots per app there from
+        the start; returns once each is judged."""
+        if not duration > 0:
+            raise ValueError(f"probe run duration must be > 0 s, got {duration!r}")
+        self.start()
+        with self._lock:
+            self._end = duration
+            self._lock.notify_all()
+        self._finish()
+
+    def __enter__(self) -> RouteProber:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _finish(self) -> None:
+        if self._finished:
             return
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="route-probe") as pool:
-            list(pool.map(self.probe, hosts))
-
-    def close(self) -> None:
-        """Close open outages at the current time (call when the probing ends)."""
-        now = time.time()
-        for app in self.measurements.probes.values():
-            app.close(now)
+        self._finished = True
+        if not self._started:
+            self._session.close()
+            return
+        self._scheduler.join()
+        for _ in self._workers:
+            self._work.put(None)
+        for worker in self._workers:
+            worker.join()
+        with self._lock:
+            for host, app in self._apps.items():
+                self._fold(host, app)
+                if app.last_k < app.first_k:
+                    continue  # joined after the last slot: never probed
+                end = self._wall(self._t0 + app.phase + (app.last_k + 1) * self.interval)
+                self.measurements.app_probe(host).close(end)
         self._session.close()
 
+    # -- the timetable (scheduler thread) -------------------------------------------------------
+    def _in_run(self, k: int) -> bool:
+        """Whether slot k's nominal time (start + k·interval) is before the end of the run."""
+        return self._end is None or k * self.interval < self._end - 1e-9
 
-def sample_route_table(session: requests.Session, router_admin_url: str, measurements: Measurements,
-                       timeout: float = 5.0, auth: tuple[str, str] | None = None) -> int:
-    """Read the router's table once into ``RouterRoutes``/``RouterEndpoints``; hostnames."""
-    url = f"{router_admin_url.rstrip('/')}/routes"
-    response, body = get(session, url, timeout, auth=auth)
-    if response.status_code != 200:
-        raise EndpointError(f"{url} answered HTTP {response.status_code}; is it the router's "
-                            "admin listener (and are the credentials right)?")
-    try:
-        table = json.loads(body)
-        endpoints = sum(len(v) for v in table.values())
-    except (ValueError, AttributeError, TypeError) as e:
-        raise EndpointError(f"{url} did not return gorouter's route table "
-                            '{"host": [endpoints...]}: ' + f"{body[:80]!r}") from e
-    now = time.time()
-    measurements.gauge(names.ROUTER_ROUTES).add(now, len(table))
-    measurements.gauge(names.ROUTER_ENDPOINTS).add(now, endpoints)
-    return len(table)
+    def _wall(self, mono: float) -> float:
+        return self._wall0 + (mono - self._t0)
+
+    def _push(self, at: float, kind: str, payload: Any) -> None:
+        heapq.heappush(self._heap, (at, next(self._seq), kind, payload))
+
+    def _refresh(self, now: float) -> None:
+        """Read the hostnames; new apps join at their next slot, gone apps stop after this one."""
+        try:
+            hosts = set(self._hostnames() if callable(self._hostnames) else self._hostnames)
+        except Exception as e:  # keep probing the apps we have
+            self.errors.append(f"reading the hostnames failed: {type(e).__name__}: {e}")
+            hosts = {h for h, app in self._apps.items() if app.wanted}
+        for host, known in self._apps.items():
+            known.wanted = host in hosts
+        for host in sorted(hosts):
+            app = self._apps.get(host)
+            if app is not None and app.chained:
+                continue
+            phase = self.phase(host)
+            k = max(0, math.ceil((now - self._t0 - phase) / self.interval),
+                    -1 if app is None else app.last_k + 1)
+            if app is None:
+                app = self._apps[host] = _Timetable(phase, k, k)
+            else:  # back after a while gone: the slots in between are no slots of it
+                for gone in range(app.last_k + 1, k):
+                    app.judged[gone] = (self._wall(self._t0 + phase + gone * self.interval), None)
+                app.chained = True
+            self._push(self._t0 + phase + k * self.interval, "due", (host, k))
+        self._push(now + self.interval, "refresh", None)
+
+    def _schedule(self) -> None:
+        with self._lock:
+            while True:
+                if not self._heap:
+                    return
+                at, _, kind, payload = self._heap[0]
+                now = time.monotonic()
+                if at > now:
+                    self._lock.wait(at - now)
+                    continue
+                heapq.heappop(self._heap)
+                if kind == "due":
+                    self._due(*payload)
+                elif kind == "deadline":
+                    slot = payload
+                    if not slot.judged:
+                        self._judge(slot, NO_ANSWER if slot.started else NOT_STARTED, None)
+                elif self._end is None or now - self._t0 < self._end:  # refresh
+                    self._refresh(now)
+
+    def _due(self, host: str, k: int) -> None:
+        app = self._apps[host]
+        if not self._in_run(k) or not app.wanted:
+            app.chained = False  # the end of the run, or the app is gone: its chain ends here
+            return
+        due = self._t0 + app.phase + k * self.interval
+        slot = _Slot(host, k, due, due + self.timeout)
+        app.last_k = k
+        self._work.put(slot)
+        self._push(slot.deadline, "deadline", slot)
+        self._push(due + self.interval, "due", (host, k + 1))
+
+    # -- probing (probe threads) ----------------------------------------------------------------
+    def _probe_slots(self) -> None:
+        while (slot := self._work.get()) is not None:
+            with self._lock:
+                remaining = slot.deadline - time.monotonic()
+                if slot.judged:
+                    continue
+                if remaining <= 0:
+                    self._judge(slot, NOT_STARTED, None)
+                    continue
+                slot.started = True
+            outcome = self._probe(slot.host, remaining)
+            answered = time.monotonic()
+            with self._lock:
+                if not slot.judged:
+                    late = answered > slot.deadline
+                    self._judge(slot, NO_ANSWER if late else outcome, None if late else answered)
+
+    def _probe(self, hostname: str, timeout: float) -> str:
+        try:
+            response, _ = get(self._session, f"{self.router_url}/", timeout,
+                              headers={"Host": hostname}, allow_redirects=False, verify=self.verify)
+        except EndpointError as e:
+            return NO_ANSWER if e.kind == "Timeout" else e.kind
+        return OK if response.status_code == 200 else f"HTTP {response.status_code}"
+
+    # -- judging (with the lock held) -----------------------------------------------------------
+    def _judge(self, slot: _Slot, outcome: str, answered: float | None) -> None:
+        slot.judged = True
+        due = self._wall(slot.due)
+        latency = self.timeout if answered is None else answered - slot.due
+        self.measurements.trend(names.ROUTE_PROBE_LATENCY).record(due, latency, outcome)
+        self.measurements.rate(names.ROUTE_AVAILABILITY).add(due, outcome)
+        app = self._apps[slot.host]
+        app.judged[slot.k] = (due, outcome)
+        self._fold(slot.host, app)
+
+    def _fold(self, host: str, app: _Timetable) -> None:
+        """Hand judged slots to the app's AppProbe in slot order (answers arrive out of order)."""
+        while app.next_k in app.judged:
+            due, outcome = app.judged.pop(app.next_k)
+            if outcome is None:
+                self.measurements.app_probe(host).close(due)  # an outage cannot span its absence
+            else:
+                self.measurements.app_probe(host).record(due, outcome)
+            app.next_k += 1

@@ -6,7 +6,7 @@ Command line (repeatable; several expressions joined with ``;``)::
     --diego-slo "test_burst::LRPStartTime=p(99)<30s;max<60s"  # one test (adds the metric if absent)
 
 File (``--diego-slo-file``), the same keys mapping to one expression or a list of them:
-``.toml`` (Python 3.11+), ``.json``, or ``.ini`` with a ``[slo]`` section whose values are
+``.toml``, ``.json``, or ``.ini`` with a ``[slo]`` section whose values are
 ``;``-separated. Command-line overrides win over the file.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import configparser
 import json
-import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,14 +57,15 @@ def load_overrides(entries: list[str], file: str | None) -> SLOOverrides:
                                     "--diego-slo 'RequestLatency.DesireTask=p(99)<2s' (or TEST::METRIC=EXPR)")
         pairs.append((key.strip(), exprs))
     for key, value in pairs:
-        exprs = tuple(e.strip() for e in (value.split(";") if isinstance(value, str) else value) if e.strip())
-        if not exprs:
+        parts = value.split(";") if isinstance(value, str) else value
+        expressions = tuple(e.strip() for e in parts if e.strip())
+        if not expressions:
             raise pytest.UsageError(f"SLO override {key!r} has no expression; write e.g. {key}=p(99)<2s")
         test, sep, metric = key.rpartition("::")
         if sep:
-            per_test.setdefault(test, {})[metric] = exprs
+            per_test.setdefault(test, {})[metric] = expressions
         else:
-            everywhere[metric] = exprs
+            everywhere[metric] = expressions
     return SLOOverrides(everywhere, per_test)
 
 
@@ -77,10 +78,6 @@ def _read_file(path: Path) -> dict[str, Any]:
         if path.suffix == ".json":
             data = json.loads(text)
         elif path.suffix == ".toml":
-            if sys.version_info < (3, 11):
-                raise pytest.UsageError(f"{option}: TOML needs Python 3.11+; write the same keys as .json")
-            import tomllib
-
             data = tomllib.loads(text)
         elif path.suffix == ".ini":
             parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)

@@ -1,7 +1,7 @@
 """The xdist scheduler of a perf run: every scenario goes to every worker, other tests load-balance.
 
-Workers write the node ids of the scenarios they collected (tests marked ``scenario``, ``slo``
-or ``soak``) to the run directory before they report their collection, so by the time the
+Workers send the node ids of the scenarios they collected (tests marked ``scenario``, ``slo``
+or ``soak``) over the run's channel before they report their collection, so by the time the
 controller schedules, it knows which ids to fan out. Each initial worker gets all scenarios, in
 collection order, first; plain tests then go to whichever worker is free, as with ``--dist load``.
 A worker started to replace a crashed one gets only plain tests: the scenarios' shards were
@@ -10,20 +10,21 @@ dealt among the initial workers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from xdist.remote import Producer
 from xdist.scheduler import LoadScheduling
 from xdist.workermanage import WorkerController
 
-from pytest_diego.pytest_support.rundir import RunDir
-
 
 class FanOutScheduling(LoadScheduling):
-    def __init__(self, config: pytest.Config, log: Producer | None, run_dir: RunDir) -> None:
+    collection: list[str] | None  # as LoadScheduling sets them
+    maxschedchunk: int | None
+    def __init__(self, config: pytest.Config, log: Producer | None,
+                 scenario_ids: Callable[[], list[str]]) -> None:
         super().__init__(config, log)
-        self.run_dir = run_dir
+        self.scenario_ids = scenario_ids
         self.fanout: set[int] = set()
 
     def schedule(self) -> None:
@@ -35,14 +36,14 @@ class FanOutScheduling(LoadScheduling):
         if not self._check_nodes_have_same_collection():
             self.log("**Different tests collected, aborting run**")
             return
-        self.collection = next(iter(self.node2collection.values()))
-        manifests = [self.run_dir.manifest(node.gateway.id) for node in self.nodes]
-        scenario_ids = {nodeid for m in manifests for nodeid in m["scenarios"]}
-        fanout = [i for i, nodeid in enumerate(self.collection) if nodeid in scenario_ids]
+        collection: list[str] = next(iter(self.node2collection.values()))
+        self.collection = collection
+        scenario_ids = set(self.scenario_ids())
+        fanout = [i for i, nodeid in enumerate(collection) if nodeid in scenario_ids]
         self.fanout = set(fanout)
-        self.pending[:] = [i for i in range(len(self.collection)) if i not in self.fanout]
+        self.pending[:] = [i for i in range(len(collection)) if i not in self.fanout]
         if self.maxschedchunk is None:
-            self.maxschedchunk = len(self.collection)
+            self.maxschedchunk = len(collection)
         for node in self.nodes:
             if fanout:
                 self.node2pending[node].extend(fanout)

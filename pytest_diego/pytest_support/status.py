@@ -2,8 +2,8 @@
 
 A scenario reports with ``workload.status(desired=..., running=..., ...)`` as often as it
 likes; at most one line a second reaches the terminal. A single process writes it straight to
-the terminal (in place on a TTY). xdist workers cannot write to the terminal, so they write
-their latest status to the run directory and the controller's ``StatusTail`` thread shows it.
+the terminal (in place on a TTY). xdist workers cannot write to the terminal, so they send it
+to the controller over the run's channel (``coordination``), which shows it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
-from pytest_diego.pytest_support.rundir import RunDir
 
 FIELDS = ("desired", "running", "crashed", "p99", "routes")
 PLAIN_INTERVAL = 10.0  # new lines on a non-TTY terminal (CI logs) are rarer
@@ -84,29 +82,3 @@ class StatusReporter:
             return
         self._last = now
         self.emit({"test": self.test, "worker": self.worker, "t": time.time(), **fields})
-
-
-class StatusTail:
-    """Controller side under xdist: a daemon thread showing workers' newest status once a second."""
-
-    def __init__(self, run_dir: RunDir, terminal: TerminalStatus) -> None:
-        self.run_dir = run_dir
-        self.terminal = terminal
-        self._stop = threading.Event()
-        self._seen: dict[str, float] = {}
-        self._thread = threading.Thread(target=self._run, name="diego-status", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            for worker, status in sorted(self.run_dir.statuses().items()):
-                if status.get("t", 0) > self._seen.get(worker, 0):
-                    self._seen[worker] = status["t"]
-                    self.terminal.show(format_status(status))

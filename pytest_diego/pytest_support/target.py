@@ -15,12 +15,21 @@ from urllib.parse import urlparse
 
 import pytest
 
+from pytest_diego.cluster.cell.container_model import parse_container_model
+from pytest_diego.cluster.cluster_config import OWN_POSTGRES
 from pytest_diego.cluster.state import redact_dsn
-from pytest_diego.pytest_support.values import positive_float, positive_int
+from pytest_diego.cluster.timing import INTERVALS, UNSCALED, Timing
+from pytest_diego.measure.endpoint import EndpointConfigError, redact_url
+from pytest_diego.pytest_support.hollow import HollowCells
+from pytest_diego.pytest_support.sources import MetricsTLS, Sources
+from pytest_diego.pytest_support.values import duration, positive_float, positive_int
 
 ENV = {"diego-bbs-url": "BBS_URL", "diego-ca": "CA_CERT_FILE", "diego-cert": "CLIENT_CERT_FILE",
-       "diego-key": "CLIENT_KEY_FILE", "diego-skip-cert-verify": "SKIP_CERT_VERIFY"}
-EMBEDDED_ONLY = ("diego-cells", "diego-db", "diego-time-scale", "diego-tls")
+       "diego-key": "CLIENT_KEY_FILE", "diego-skip-cert-verify": "SKIP_CERT_VERIFY",
+       "diego-locket-address": "LOCKET_API_LOCATION"}
+EMBEDDED_ONLY = ("diego-cells", "diego-db", "diego-time-scale", "diego-tls", "diego-zones",
+                 "diego-container-model")
+EXTERNAL_ONLY = ("diego-interval", "diego-hollow-cells")
 
 
 @dataclass(frozen=True)
@@ -31,12 +40,18 @@ class Embedded:
     db: str = "sqlite"
     time_scale: float = 1.0
     tls: bool = False
+    zones: int = 3
+    container_model: str = "0"  # seconds to create a container (the cells' --container-model SPEC)
     kind: str = "embedded"
+
+    @property
+    def timing(self) -> Timing:
+        return Timing(self.time_scale)
 
     def describe(self) -> dict[str, Any]:
         db = redact_dsn(self.db) if self.db else self.db  # results and reports never carry a password
         return {"kind": self.kind, "cells": self.cells, "db": db, "time_scale": self.time_scale,
-                "tls": self.tls}
+                "tls": self.tls, "zones": self.zones, "container_model": self.container_model}
 
 
 @dataclass(frozen=True)
@@ -50,14 +65,24 @@ class External:
     skip_cert_verify: bool = False
     router_url: str | None = None
     apps_domain: str | None = None
-    metrics_urls: dict[str, str] = field(default_factory=dict)
+    sources: Sources = field(default_factory=Sources)
     commands: dict[str, str | None] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)  # --diego-interval, seconds
+    locket_address: str | None = None  # --diego-locket-address (cfdot's LOCKET_API_LOCATION)
+    hollow_cells: HollowCells | None = None  # --diego-hollow-cells: cells this run adds
     kind: str = "external"
 
+    @property
+    def timing(self) -> Timing:
+        """Diego's default intervals, with the ones this deployment tunes differently."""
+        return Timing.of(1.0, self.intervals)
+
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "bbs_url": self.bbs_url, "router_url": self.router_url,
-                "apps_domain": self.apps_domain, "metrics_urls": dict(self.metrics_urls),
-                "tls": self.bbs_url.startswith("https:"), "skip_cert_verify": self.skip_cert_verify}
+        return {"kind": self.kind, "bbs_url": redact_url(self.bbs_url), "router_url": self.router_url,
+                "apps_domain": self.apps_domain, **self.sources.describe(),
+                "tls": self.bbs_url.startswith("https:"), "skip_cert_verify": self.skip_cert_verify,
+                "intervals": dict(self.intervals), "locket_address": self.locket_address,
+                "hollow_cells": self.hollow_cells.count if self.hollow_cells else 0}
 
 
 Target = Embedded | External
@@ -75,12 +100,19 @@ def resolve_target(option: Callable[[str], Any], commands: dict[str, str | None]
 
     bbs_url = value("diego-bbs-url")
     if bbs_url is None:
+        for name in EXTERNAL_ONLY:
+            if option(name):
+                raise pytest.UsageError(
+                    f"--{name} describes a real Diego's intervals; the embedded cluster's follow "
+                    "--diego-time-scale: drop it, or give --diego-bbs-url")
         return Embedded(
             cells=positive_int(option("diego-cells"), "--diego-cells", 3, "e.g. --diego-cells 10"),
             db=_db(option("diego-db")),
             time_scale=positive_float(option("diego-time-scale"), "--diego-time-scale", 1.0,
                                       "e.g. --diego-time-scale 0.1 for 3 s convergence"),
             tls=bool(option("diego-tls")),
+            zones=positive_int(option("diego-zones"), "--diego-zones", 3, "e.g. --diego-zones 1"),
+            container_model=_container_model(option("diego-container-model")),
         )
     for name in EMBEDDED_ONLY:
         if option(name) not in (None, False):
@@ -95,19 +127,49 @@ def resolve_target(option: Callable[[str], Any], commands: dict[str, str | None]
                      skip not in (None, False) and str(skip).lower() in ("1", "true", "yes")),
         router_url=_http_url(option("diego-router-url"), "--diego-router-url"),
         apps_domain=option("diego-apps-domain"),
-        metrics_urls=_metrics_urls(option("diego-metrics-url") or []),
+        sources=_sources(option),
         commands=dict(commands),
+        intervals=_intervals(option("diego-interval") or []),
+        locket_address=value("diego-locket-address"),
+        hollow_cells=_hollow_cells(option, value("diego-locket-address")),
     )
+
+
+def _hollow_cells(option: Callable[[str], Any], locket_address: str | None) -> HollowCells | None:
+    count = positive_int(option("diego-hollow-cells"), "--diego-hollow-cells", 0,
+                         "e.g. --diego-hollow-cells 100")
+    if not count:
+        return None
+    if not locket_address:
+        raise pytest.UsageError("--diego-hollow-cells needs Diego's Locket: --diego-locket-address HOST:PORT "
+                                "(or LOCKET_API_LOCATION), e.g. locket.service.cf.internal:8891")
+    rep_ca, rep_ca_key = option("diego-rep-ca"), option("diego-rep-ca-key")
+    if bool(rep_ca) != bool(rep_ca_key):
+        raise pytest.UsageError("--diego-rep-ca and --diego-rep-ca-key go together (the CA that issues the "
+                                "hollow cells' rep certificates, and its key)")
+    address = option("diego-hollow-address") or "127.0.0.1"
+    return HollowCells(count, locket_address, address, rep_ca, rep_ca_key)
 
 
 def _db(value: Any) -> str:
     if value is None:
         return "sqlite"
     text = str(value)
-    if text == "sqlite" or text.startswith(("sqlite:///", "postgresql://", "postgres://")):
+    if text in ("sqlite", OWN_POSTGRES) or text.startswith(("sqlite:///", "postgresql://", "postgres://")):
         return text
-    raise pytest.UsageError(f"--diego-db {text!r}: use 'sqlite', 'sqlite:///path/bbs.sqlite3' or a "
-                            "PostgreSQL DSN such as postgresql://user:pass@127.0.0.1:5432/diego")
+    raise pytest.UsageError(f"--diego-db {text!r}: use 'sqlite', 'sqlite:///path/bbs.sqlite3', "
+                            f"'{OWN_POSTGRES}' (a PostgreSQL server the cluster runs) or a PostgreSQL DSN "
+                            "such as postgresql://user:pass@127.0.0.1:5432/diego")
+
+
+def _container_model(value: Any) -> str:
+    if value is None:
+        return "0"
+    try:
+        parse_container_model(str(value))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--diego-container-model: {exc}") from None
+    return str(value)
 
 
 def _bbs_url(url: str) -> str:
@@ -123,7 +185,8 @@ def _http_url(url: str | None, option: str) -> str | None:
         return None
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise pytest.UsageError(f"{option} {url!r}: must be an http(s) URL such as http://10.0.16.4:80")
+        raise pytest.UsageError(f"{option} {redact_url(url)!r}: must be an http(s) URL such as "
+                                "http://10.0.16.4:80")
     return url.rstrip("/")
 
 
@@ -145,6 +208,26 @@ def _tls_files(url: str, ca: str | None, cert: str | None, key: str | None, skip
     return {"ca_file": ca, "cert_file": cert, "key_file": key, "skip_cert_verify": skip}
 
 
+def _sources(option: Callable[[str], Any]) -> Sources:
+    """The real Diego's route and metrics sources; a setting that cannot work is a usage error."""
+    tls = MetricsTLS(option("diego-metrics-ca"), option("diego-metrics-cert"), option("diego-metrics-key"),
+                     bool(option("diego-metrics-skip-verify")))
+    for name, path in (("--diego-metrics-ca", tls.ca_file), ("--diego-metrics-cert", tls.cert_file),
+                       ("--diego-metrics-key", tls.key_file)):
+        if path is not None and not Path(path).is_file():
+            raise pytest.UsageError(f"{name} {path}: no such file")
+    sources = Sources(
+        router_status_url=_http_url(option("diego-router-status-url"), "--diego-router-status-url"),
+        metrics_urls=_metrics_urls(option("diego-metrics-url") or []),
+        prometheus_url=_http_url(option("diego-prometheus-url"), "--diego-prometheus-url"),
+        prometheus_matchers=option("diego-prometheus-matchers") or "", tls=tls)
+    try:
+        sources.check()
+    except EndpointConfigError as exc:
+        raise pytest.UsageError(f"real Diego's routes or metrics: {exc}") from None
+    return sources
+
+
 def _metrics_urls(entries: list[str]) -> dict[str, str]:
     urls = {}
     for entry in entries:
@@ -154,3 +237,17 @@ def _metrics_urls(entries: list[str]) -> dict[str, str]:
                                     "bbs=http://10.0.16.5:9090/metrics")
         urls[name.strip()] = _http_url(url.strip(), f"--diego-metrics-url {name.strip()}") or ""
     return urls
+
+
+def _intervals(entries: list[str]) -> dict[str, float]:
+    """``NAME=DURATION`` entries (``convergence_interval=20s``) as seconds by name."""
+    known = sorted(INTERVALS) + sorted(UNSCALED)
+    intervals = {}
+    for entry in entries:
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise pytest.UsageError(f"--diego-interval {entry!r}: write NAME=DURATION with NAME one of "
+                                    f"{', '.join(known)} (e.g. convergence_interval=30s)")
+        intervals[name] = duration(value.strip(), f"--diego-interval {name}", 0.0)
+    return intervals

@@ -24,7 +24,8 @@ class Workload:
     """Sizes, shards and the live status line of one scenario in one process."""
 
     def __init__(self, name: str, index: int, count: int, scale: float, size: int | None,
-                 duration: float | None, measurements: Measurements, status: StatusReporter | None) -> None:
+                 duration: float | None, measurements: Measurements, status: StatusReporter | None,
+                 sync: Callable[[str], None] | None = None) -> None:
         self.name = name
         self.index = index
         self.count = count
@@ -33,6 +34,7 @@ class Workload:
         self.duration = duration
         self.measurements = measurements
         self._status = status
+        self._sync = sync
 
     @property
     def leader(self) -> bool:
@@ -46,10 +48,6 @@ class Workload:
     def share(self, total: int) -> int:
         """This shard's part of ``total`` (the parts of all shards add up to ``total``)."""
         return total // self.count + (1 if self.index < total % self.count else 0)
-
-    def share_rate(self, per_second: float) -> float:
-        """This shard's part of an arrival rate, so the shards together arrive at ``per_second``."""
-        return per_second / self.count
 
     def shard(self, items: Sequence[T]) -> list[T]:
         """This shard's items: every ``count``-th one starting at ``index``."""
@@ -73,6 +71,13 @@ class Workload:
         ``iterations`` is the total over all shards."""
         model = ClosedModel(users, iterations, duration, shard=(self.index, self.count), **options)
         return model.run(op, self.measurements)
+
+    def barrier(self, name: str) -> None:
+        """Wait until every shard of this scenario reached the point ``name`` (a no-op with one
+        shard), e.g. so no shard starts a fault window before every shard's apps are routable,
+        or tears down while another is still measuring."""
+        if self._sync is not None and self.count > 1:
+            self._sync(name)
 
     def indices(self, total: int) -> range:
         """The global indices ``0..total-1`` this shard owns, e.g. for guids ``f"lrp-{i}"``."""

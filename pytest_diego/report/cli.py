@@ -16,7 +16,7 @@ from pytest_diego.report.load import ResultsError
 EXIT_BAD_RESULTS = 1
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = subparsers.add_parser("report", help="render report.html from results.json (two: side by side)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json",

@@ -2,10 +2,12 @@
 
 ``render_report(results, out_path)`` takes a results document (or a results.json path), or a
 list of two for a before/after comparison, and writes one HTML file: styles inline, plots as
-embedded PNGs, no scripts, nothing fetched when it opens. Per scenario: outcome, SLO table
-(✓/✗, observed, threshold), faults, then the plots (lifecycle timelines, instance counts, BBS
-latency per route, bulk loops against their intervals, routes with fault moments, instances
-per cell).
+embedded PNGs, no scripts, nothing fetched when it opens. At the top, the scenario index: each
+scenario's outcome, what it measured, and which SLOs were not measured and why. Per scenario:
+outcome, SLO table (✓/✗/not measured, observed, threshold), faults, then the plots: BBS requests
+for all routes (requests and errors per second, p50/p99 over time, the percentile spectrum),
+lifecycle timelines, instance counts, bulk loops against their intervals, routes with fault
+moments, instances per cell, and the same three request plots for every BBS route.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any
 
 from pytest_diego.atomic_file import write_atomic
 from pytest_diego.report.figures import WIDTH_IN, Frame, Panel, frame_of
-from pytest_diego.report.load import ResultsError, check_results, load_results
+from pytest_diego.report.load import ResultsError, check_results, load_results, verdict_outcome
 from pytest_diego.report.plots import panels
+from pytest_diego.report.request_plots import ALL_ROUTES, KINDS, LATENCY, route_names, route_panels
 from pytest_diego.report.style import CSS
 
 Results = dict[str, Any]
@@ -133,7 +136,10 @@ def _env_rows(doc: Results) -> dict[str, str]:
 
 
 def _overview(docs: list[Results], names: list[str], nodeids: list[str]) -> str:
-    head = "".join(f"<th>{_e(n)}</th>" for n in names) if len(docs) > 1 else "<th>outcome</th><th>SLOs</th>"
+    """The scenario index: outcome, SLOs, what was measured, what was not measured and why."""
+    compare = len(docs) > 1
+    head = ("".join(f"<th>{_e(n)}</th>" for n in names) if compare
+            else "<th>outcome</th><th>SLOs</th><th>measured</th><th>not measured</th>")
     lines = []
     for i, nodeid in enumerate(nodeids):
         cells = []
@@ -141,17 +147,75 @@ def _overview(docs: list[Results], names: list[str], nodeids: list[str]) -> str:
             test = doc["tests"].get(nodeid)
             if test is None:
                 cells.append('<td class="muted">not run</td>')
-                continue
-            verdicts = test.get("verdicts") or []
-            ok = sum(1 for v in verdicts if v.get("passed"))
-            slos = f"{ok}/{len(verdicts)} ✓" if verdicts else "no SLOs"
-            if len(docs) > 1:
-                cells.append(f"<td>{_badge(test['outcome'])} {_e(slos)}</td>")
+            elif compare:
+                cells.append(f"<td>{_badge(test['outcome'])} {_e(_slo_counts(test))}"
+                             f"{_list(_not_measured(test), 'not-measured')}</td>")
             else:
-                cells.append(f"<td>{_badge(test['outcome'])}</td><td>{_e(slos)}</td>")
-        lines.append(f'<tr><td><a href="#scenario-{i}">{_e(nodeid)}</a></td>{"".join(cells)}</tr>')
-    return (f'<section id="overview"><h2>Scenarios</h2><table><thead><tr><th>scenario</th>{head}</tr>'
-            f"</thead><tbody>{''.join(lines)}</tbody></table></section>")
+                missing = _list(_not_measured(test), "not-measured") or '<span class="muted">—</span>'
+                cells.append(f"<td>{_badge(test['outcome'])}</td><td>{_e(_slo_counts(test))}</td>"
+                             f"<td>{_list(_measured(test), 'measured')}</td><td>{missing}</td>")
+        lines.append(f'<tr data-scenario="{_e(nodeid)}"><td><a href="#scenario-{i}">{_e(nodeid)}</a></td>'
+                     f'{"".join(cells)}</tr>')
+    return (f'<section id="overview"><h2>Scenarios</h2><table class="index"><thead><tr><th>scenario</th>'
+            f"{head}</tr></thead><tbody>{''.join(lines)}</tbody></table></section>")
+
+
+def _slo_counts(test: Results) -> str:
+    verdicts = test.get("verdicts") or []
+    if not verdicts:
+        return "no SLOs"
+    counts = {o: sum(1 for v in verdicts if verdict_outcome(v) == o)
+              for o in ("passed", "failed", "not measured", "skipped")}
+    marks = {"passed": "✓", "failed": "✗", "not measured": "not measured", "skipped": "skipped"}
+    return ", ".join(f"{n} {marks[o]}" for o, n in counts.items() if n)
+
+
+def _measured(test: Results) -> list[str]:
+    """What the scenario recorded, in a line per kind of measurement."""
+    metrics = test.get("metrics") or {}
+    out = []
+    names = route_names(test)
+    routes = [n for n, _ in names if n != LATENCY]
+    if names:
+        summaries = [metrics[LATENCY]] if LATENCY in metrics else [metrics[n] for n in routes if n in metrics]
+        count = sum(_count(s.get("count")) for s in summaries)
+        failed = count - sum(_count(s.get("ok")) for s in summaries)
+        out.append(f"BBS requests: {count:,} on {len(routes)} route{'s' * (len(routes) != 1)}, "
+                   f"{failed:,} failed")
+    timelines = test.get("timelines") or {}
+    lives = [f"{len(timelines[k]):,} {noun}" for k, noun in (("tasks", "Tasks"), ("lrps", "LRP instances"))
+             if timelines.get(k)]
+    if lives:
+        out.append("lifecycle timelines: " + ", ".join(lives))
+    series = test.get("series") or {}
+    if series:
+        out.append(f"Diego metrics: {len(series)} series sampled")
+    others = sorted(n for n, m in metrics.items()
+                    if not (n == LATENCY or n.startswith(LATENCY + ".")) and m.get("kind") != "gauge"
+                    and _count(m.get("count")))
+    if others:
+        shown = ", ".join(f"{n} ({_count(metrics[n]['count']):,})" for n in others[:8])
+        out.append(f"also: {shown}" + (f" and {len(others) - 8} more" if len(others) > 8 else ""))
+    return out or ["nothing was recorded"]
+
+
+def _count(value: Any) -> int:
+    """A summary's count, or 0 when results.json has something else there (it is not checked)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _not_measured(test: Results) -> list[str]:
+    """Every SLO not judged, with the reason it gives; a skipped scenario's reasons."""
+    out = [f"{v['metric']} {v['expression']}: {verdict_outcome(v)}, {v.get('detail') or 'no reason given'}"
+           for v in test.get("verdicts") or [] if verdict_outcome(v) in ("not measured", "skipped")]
+    if test.get("outcome") == "skipped":
+        reasons = test.get("reasons") or ["no reason given"]
+        out += [f"the scenario was skipped: {r}" for r in reasons]
+    return out
+
+
+def _list(items: list[str], cls: str) -> str:
+    return f'<ul class="{cls}">' + "".join(f"<li>{_e(t)}</li>" for t in items) + "</ul>" if items else ""
 
 
 # -- one scenario ----------------------------------------------------------------------------------
@@ -169,15 +233,13 @@ def _scenario(i: int, nodeid: str, docs: list[Results], names: list[str]) -> str
             parts.append(f'<pre class="reasons">{_e(label + chr(10).join(map(str, test["reasons"])))}</pre>')
     parts.append(_slo_table(tests, names))
     parts.append(_faults(tests, frames, names))
-    columns = [_panels(t, f, d) if t is not None and f is not None else None
-               for t, f, d in zip(tests, frames, docs, strict=True)]
-    parts.append(_plots(i, columns, names))
+    wide = [panels(t, f, d.get("environment") or {}) if t is not None and f is not None else None
+            for t, f, d in zip(tests, frames, docs, strict=True)]
+    routes = [route_panels(t, f) if t is not None and f is not None else None
+              for t, f in zip(tests, frames, strict=True)]
+    parts.append(_plots(i, wide, routes, names))
     parts.append("</section>")
     return "".join(parts)
-
-
-def _panels(test: Results, frame: Frame, doc: Results) -> list[Panel]:
-    return panels(test, frame, doc.get("environment") or {})
 
 
 def _slo_table(tests: list[Results | None], names: list[str]) -> str:
@@ -198,9 +260,14 @@ def _slo_table(tests: list[Results | None], names: list[str]) -> str:
             if v is None:
                 cells.append('<td class="muted">—</td>' if compare else '<td class="muted">—</td><td></td>')
                 continue
-            mark = '<span class="ok">✓</span>' if v["passed"] else '<span class="bad">✗</span>'
-            cells.append(f"<td>{mark} {_e(v['observed'])}</td>" if compare
-                         else f"<td>{_e(v['observed'])}</td><td>{mark}</td>")
+            outcome = verdict_outcome(v)
+            if outcome in ("passed", "failed"):
+                mark = '<span class="ok">✓</span>' if outcome == "passed" else '<span class="bad">✗</span>'
+                observed = _e(v.get("observed", DASH))
+            else:
+                mark = f'<span class="muted">{_e(outcome)}</span>'
+                observed = f'<span class="muted">{_e(v.get("detail") or "no reason given")}</span>'
+            cells.append(f"<td>{mark} {observed}</td>" if compare else f"<td>{observed}</td><td>{mark}</td>")
         lines.append(f"<tr><td>{_e(metric)}</td><td><code>{_e(threshold)}</code></td>{''.join(cells)}</tr>")
     return (f'<table class="slo"><thead><tr><th>metric</th><th>threshold</th>{head}</tr></thead>'
             f"<tbody>{''.join(lines)}</tbody></table>")
@@ -224,26 +291,62 @@ def _faults(tests: list[Results | None], frames: list[Frame | None], names: list
             f"<th>detail</th></tr></thead><tbody>{''.join(lines)}</tbody></table>")
 
 
-def _plots(i: int, columns: list[list[Panel] | None], names: list[str]) -> str:
-    present = [c for c in columns if c is not None]
+def _plots(i: int, wide: list[list[Panel] | None], routes: list[dict[str, list[Panel]] | None],
+           names: list[str]) -> str:
+    """BBS requests for all routes first, then the scenario-wide plots, then every route's plots."""
+    labels = list(dict.fromkeys(label for r in routes if r is not None for label in r))
+    top = [label for label in labels if label == ALL_ROUTES] or labels[:1]
     out = ['<div class="plots">']
-    for k, panel in enumerate(present[0]):
+    out += [_route_row(i, label, routes, names, "BBS requests: ") for label in top]
+    present = next(c for c in wide if c is not None)
+    for k, panel in enumerate(present):
         cells = []
-        for j, col in enumerate(columns):
+        for j, col in enumerate(wide):
             if col is None:
                 cells.append('<div class="plot"><div class="no-data">not run</div></div>')
             else:
-                label = names[j] if len(columns) > 1 else ""
+                label = names[j] if len(wide) > 1 else ""
                 cells.append(_plot(col[k], f"s{i}-{k}-{j}", label))
-        title = panel.title.split(" (")[0] if len(columns) > 1 else panel.title
+        title = panel.title.split(" (")[0] if len(wide) > 1 else panel.title
         out.append(f'<div class="row"><h3>{_e(title)}</h3>'
                    f'<div class="cols">{"".join(cells)}</div></div>')
+    rest = [label for label in labels if label not in top]
+    if rest:
+        out.append(f'<h3 class="routes-head">BBS requests per route ({len(rest)} routes, busiest first)</h3>')
+        out += [_route_row(i, label, routes, names, "") for label in rest]
     out.append("</div>")
     return "".join(out)
 
 
+def _route_row(i: int, route: str, routes: list[dict[str, list[Panel]] | None], names: list[str],
+               prefix: str) -> str:
+    """One route's three plots side by side; comparing runs, a row of runs per plot."""
+    head = f'<div class="route-row" data-route="{_e(route)}"><h3>{_e(prefix + route)}</h3>'
+    if len(routes) == 1:
+        assert routes[0] is not None
+        plots = "".join(_plot(p, "", "") for p in routes[0][route])
+        return f'{head}<div class="cols3">{plots}</div></div>'
+    rows = []
+    for k in range(len(KINDS)):
+        cells = []
+        for j, by_route in enumerate(routes):
+            if by_route is None:
+                cells.append('<div class="plot"><div class="no-data">not run</div></div>')
+            elif route not in by_route:
+                cells.append(f'<div class="plot"><div class="run">{_e(names[j])}</div>'
+                             '<div class="no-data">no request on this route in this run</div></div>')
+            else:
+                cells.append(_plot(by_route[route][k], "", names[j]))
+        rows.append(f'<div class="cols">{"".join(cells)}</div>')
+    return head + "".join(rows) + "</div>"
+
+
 def _plot(panel: Panel, uid: str, run: str) -> str:
-    head = f'<div class="run">{_e(run)}</div><div class="sub">{_e(panel.title)}</div>' if run else ""
+    head = f'<div class="run">{_e(run)}</div>' if run else ""
+    if run or panel.route is not None:
+        keys = "".join(f'<span class="key"><i style="border-top:2px {style} {colour}"></i>{_e(label)}</span>'
+                       for label, colour, style in panel.keys)
+        head += f'<div class="sub">{_e(panel.title)}{keys}</div>'
     if panel.missing:
         body = f'<div class="no-data">{_e(panel.missing)}</div>'
     elif panel.alternatives:
@@ -256,8 +359,12 @@ def _plot(panel: Panel, uid: str, run: str) -> str:
                           f'src="{uri}"></div>')
         body = f'<div class="tabs">{"".join(radios)}{"".join(bodies)}</div>'
     else:
-        body = f'<img class="plot" alt="{_e(panel.title)}" src="{panel.image}">'
-    return (f'<figure class="plot" data-plot="{_e(panel.key)}">{head}{body}'
+        alt = panel.title + (f", {panel.route}" if panel.route else "")
+        body = f'<img class="plot" alt="{_e(alt)}" src="{panel.image}">'
+    data = f' data-route="{_e(panel.route)}"' if panel.route is not None else ""
+    data += "".join(f' data-{_e(k)}="{_e(v)}"' for k, v in panel.facts.items())
+    small = " small" if panel.route is not None else ""
+    return (f'<figure class="plot{small}" data-plot="{_e(panel.key)}"{data}>{head}{body}'
             f"<figcaption>{_e(panel.caption)}</figcaption></figure>")
 
 
@@ -282,7 +389,7 @@ def _plain(value: Any) -> str:
 
 
 def _utc(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _started(doc: Results) -> str | None:

@@ -14,6 +14,8 @@ from typing import Any
 
 from pytest_diego.report.results import SCHEMA
 
+VERDICT_OUTCOMES = ("passed", "failed", "not measured", "skipped")
+
 
 class ResultsError(ValueError):
     """A results document the report cannot read; the message names the file and the problem."""
@@ -65,20 +67,50 @@ def _check_test(test: Any, where: str) -> None:
         raise ResultsError(f"{where}: missing key 'outcome'")
     checks: dict[str, Callable[[Any, str], None]] = {
         "verdicts": _check_verdicts, "series": _check_series, "timelines": _check_timelines,
-        "faults": _check_faults, "windows": _check_windows, "metrics": lambda v, w: _expect(v, dict, w),
+        "faults": _check_faults, "windows": _check_windows, "metrics": _check_metrics,
         "reasons": lambda v, w: _expect(v, list, w)}
     for key, check in checks.items():
         if test.get(key) is not None:
             check(test[key], f"{where}[{key!r}]")
 
 
+def verdict_outcome(verdict: dict[str, Any]) -> str:
+    """``passed``, ``failed``, ``not measured`` or ``skipped``: the verdict's ``outcome``, or for
+    verdicts that carry only ``passed``, passed or failed."""
+    outcome = verdict.get("outcome")
+    if outcome in VERDICT_OUTCOMES:
+        return str(outcome)
+    return "passed" if verdict.get("passed") else "failed"
+
+
 def _check_verdicts(verdicts: Any, where: str) -> None:
     _expect(verdicts, list, where)
     for i, verdict in enumerate(verdicts):
-        _expect(verdict, dict, f"{where}[{i}]")
-        for key in ("metric", "expression", "observed", "passed"):
+        at = f"{where}[{i}]"
+        _expect(verdict, dict, at)
+        for key in ("metric", "expression"):
             if key not in verdict:
-                raise ResultsError(f"{where}[{i}]: missing key {key!r}")
+                raise ResultsError(f"{at}: missing key {key!r}")
+        if "outcome" in verdict:
+            if verdict["outcome"] not in VERDICT_OUTCOMES:
+                raise ResultsError(f"{at}['outcome']: {verdict['outcome']!r} is not one of "
+                                   f"{', '.join(map(repr, VERDICT_OUTCOMES))}")
+        elif "passed" not in verdict:
+            raise ResultsError(f"{at}: missing key 'passed' (or 'outcome')")
+        elif "observed" not in verdict:
+            raise ResultsError(f"{at}: missing key 'observed'")
+
+
+def _check_metrics(metrics: Any, where: str) -> None:
+    _expect(metrics, dict, where)
+    for name, summary in metrics.items():
+        at = f"{where}[{name!r}]"
+        _expect(summary, dict, at)
+        for i, point in enumerate(_expect(summary.get("spectrum", []), list, f"{at}['spectrum']")):
+            if not (isinstance(point, list) and len(point) == 2 and all(_is_number(x) for x in point)
+                    and 0 <= point[0] < 100):
+                raise ResultsError(f"{at}['spectrum'][{i}]: {point!r} is not a [percentile below 100, "
+                                   "seconds] pair")
 
 
 def _check_series(series: Any, where: str) -> None:

@@ -1,7 +1,8 @@
-"""The report's over-time plots for one scenario; each returns a ``Panel`` (image or reason).
+"""The report's scenario-wide plots for one scenario; each returns a ``Panel`` (image or reason).
 
 Reads results.json's ``series`` (gauge samples under Diego's metric names), ``windows``
-(per-window counts and p50/p99, see ``report.windows``) and ``faults``. A plot whose data was
+(per-window counts, see ``report.windows``) and ``faults``; the per-route BBS request plots are
+in ``report.request_plots``. A plot whose data was
 not recorded says so, naming the results.json field it would read, instead of failing.
 """
 
@@ -11,7 +12,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
-from pytest_diego.report.figures import Frame, Panel, data_uri, figure, legend_above, seconds_unit, style
+from pytest_diego.report.figures import Frame, Panel, data_uri, figure, legend_above, safely, style
 from pytest_diego.report.timeline_plot import timeline_panel
 
 LRP_COUNTS = (("LRPsDesired", "desired"), ("LRPsRunning", "running"), ("CrashedActualLRPs", "crashed"),
@@ -19,15 +20,13 @@ LRP_COUNTS = (("LRPsDesired", "desired"), ("LRPsRunning", "running"), ("CrashedA
               ("LRPsExtra", "extra"))
 TASK_COUNTS = (("TasksPending", "pending"), ("TasksRunning", "running"),
                ("TasksCompleted", "completed"), ("TasksResolving", "resolving"))
-# Bulk loops and Diego's default interval in seconds (diego-behaviour.md §7.3); none = per auction.
+# Bulk loops and Diego's default interval in seconds (docs/diego-facts.md §7.3); none = per auction.
 LOOPS = (("ConvergenceLRPDuration", 30.0), ("ConvergenceTaskDuration", 30.0), ("RepBulkSyncDuration", 30.0),
          ("RouteEmitterSyncDuration", 60.0), ("AuctioneerFetchStatesDuration", None))
 ROUTE_COUNTS = (("RouterEndpoints", "router: route–endpoint pairs", "-"),
                 ("RoutesTotal", "route emitter: RoutesTotal", "--"),
                 ("RouterRoutes", "router: hostnames", "-"))
 CELL_PREFIX = "ContainerCount."
-LATENCY = "RequestLatency"
-MAX_ROUTES = 8
 COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
@@ -37,20 +36,11 @@ def panels(test: dict[str, Any], frame: Frame, environment: dict[str, Any]) -> l
         lambda: timeline_panel(test, frame, "tasks"),
         lambda: timeline_panel(test, frame, "lrps"),
         lambda: counts_panel(test, frame),
-        lambda: latency_panel(test, frame),
         lambda: loops_panel(test, frame, _time_scale(environment)),
         lambda: routes_panel(test, frame),
         lambda: cells_panel(test, frame, environment),
     ]
-    return [_safely(make) for make in makers]
-
-
-def _safely(make: Callable[[], Panel]) -> Panel:
-    """One plot's failure leaves a note in its place, never a missing report."""
-    try:
-        return make()
-    except Exception as e:  # the rest of the report is still worth writing
-        return Panel("error", "plot", "", missing=f"this plot could not be drawn: {type(e).__name__}: {e}")
+    return [safely(make) for make in makers]
 
 
 def _time_scale(environment: dict[str, Any]) -> float:
@@ -92,56 +82,6 @@ def counts_panel(test: dict[str, Any], frame: Frame) -> Panel:
         _headroom(ax, [v for name, _ in present for _, v in series[name]])
         _legend_on_top(ax, frame)
     return Panel("counts", title, caption, image=data_uri(fig))
-
-
-def latency_panel(test: dict[str, Any], frame: Frame) -> Panel:
-    """p50 and p99 of BBS request latency per window, overall and per route (small multiples)."""
-    windows = test.get("windows") or {}
-    title = "BBS request latency per window (p50, p99)"
-    routes = [n for n in windows if (n == LATENCY or n.startswith(LATENCY + "."))
-              and any(v is not None for v in windows[n].get("p99") or [])]
-    if not routes:
-        return _missing("latency", title, "",
-                        f"per-window latency (tests[…]['windows']['{LATENCY}.<Route>'])")
-    overall = [LATENCY] if LATENCY in routes else []
-    by_count = sorted((n for n in routes if n != LATENCY), key=lambda n: -sum(windows[n]["total"]))
-    shown = overall + by_count[:MAX_ROUTES]
-    width = windows[shown[0]].get("width", 1)
-    caption = (f"Every BBS request as the client saw it, in {width:g} s windows; solid p99, dashed p50, "
-               "black crosses mark windows with failed requests.")
-    if len(by_count) > MAX_ROUTES:
-        caption += f" The {MAX_ROUTES} busiest of {len(by_count)} routes are shown."
-    cols = min(3 if frame.width_in >= 9 else 2, len(shown))
-    rows = -(-len(shown) // cols)
-    fig, axes = figure(frame, rows=rows, cols=cols, height=0.6 + 2.2 * rows, sharex=False)
-    flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
-    for ax, name in zip(flat, shown, strict=False):
-        _latency_axes(ax, windows[name], frame, "all routes" if name == LATENCY else name[len(LATENCY) + 1:])
-    for ax in flat[len(shown):]:
-        ax.set_visible(False)
-    handles, labels = flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncols=len(labels), frameon=False)
-    return Panel("latency", title, caption, image=data_uri(fig))
-
-
-def _latency_axes(ax: Any, columns: dict[str, Any], frame: Frame, route: str) -> None:
-    points = [(frame.x(s), p50, p99, total - ok) for s, total, ok, p50, p99 in
-              zip(columns["start"], columns["total"], columns["ok"], columns.get("p50") or [],
-                  columns.get("p99") or [], strict=False) if p99 is not None]
-    scale, unit = seconds_unit(p for _, _, p, _ in points)
-    x = [p[0] for p in points]
-    marker = "." if len(points) < 80 else None
-    ax.plot(x, [p[2] * scale for p in points], color="#d62728", linewidth=1.4, marker=marker, label="p99")
-    ax.plot(x, [(p[1] or 0) * scale for p in points], color="#1f77b4", linewidth=1.2, linestyle="--",
-            marker=marker, label="p50")
-    failed = [p for p in points if p[3]]
-    if failed:
-        ax.plot([p[0] for p in failed], [p[2] * scale for p in failed], "x", color="black", markersize=6,
-                label="window with failed requests")
-    ax.set_title(route, fontsize=9)
-    style(ax, frame, unit, xlabel=False, fault_text=False)
-    ax.set_ylim(0, max((p[2] for p in points), default=0) * scale * 1.15 or 1.0)
-    ax.set_xlabel("s since start", fontsize=8)
 
 
 def loops_panel(test: dict[str, Any], frame: Frame, time_scale: float) -> Panel:

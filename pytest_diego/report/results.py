@@ -6,51 +6,33 @@ Shape::
      "environment": {"target": {...}, "cells": [...], "versions": {...}, "scale", "workers"},
      "tests": {"<nodeid>": {"outcome": "passed|failed|skipped|error", "reasons": [...],
                             "workers": {"gw0": "passed", ...},
-                            "verdicts": [{"metric", "expression", "observed", "passed", "source"}],
+                            "verdicts": [{"metric", "expression", "outcome", "passed", "observed",
+                                          "value", "detail", "source", "note", "samples"}],
                             "metrics": {"<name>": <summary>}, "timelines": {...},
-                            "series": {"<gauge>": [[t, value], ...]}, "faults": [...]}}}
+                            "series": {"<gauge>": [[t, value], ...]}, "faults": [...],
+                            "unmeasured": {"<metric>": "why"}}}}
 
-A Trend summary has ``count``, ``ok``, ``rate``, ``failures`` and, in seconds, ``min``,
-``med``, ``avg``, ``p(90)``, ``p(95)``, ``p(99)``, ``p(99.9)``, ``max``; a Rate summary has
-``count``, ``ok``, ``rate``, ``failures``; a Gauge summary has ``count``, ``unit``, ``min``,
-``max``, ``last`` (its samples go to ``series``). Written atomically (temporary file, then
-``os.replace``), so a reader never sees half a file, even after Ctrl-C.
+Metric summaries are ``measure.summary``'s (its docstring lists the keys; a Trend's carries its
+percentile ``spectrum``); a gauge's samples go to ``series``. A verdict is
+``slo.Verdict.to_dict()``: ``outcome`` is passed, failed, not measured or skipped (``passed`` is
+kept for readers of the two-outcome form), and the test's
+``unmeasured`` maps each metric the target could not measure to why. Written atomically
+(temporary file, then ``os.replace``), so a reader never sees half a file, even after Ctrl-C.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from pytest_diego.atomic_file import write_atomic
 from pytest_diego.measure.measurements import Measurements
-from pytest_diego.measure.metrics import Gauge, Rate, Trend
+from pytest_diego.measure.metrics import Gauge
+from pytest_diego.measure.summary import summarize as summarize_metric
 from pytest_diego.report.windows import windows
 
 SCHEMA = 1
-PERCENTILES = (("med", 50.0), ("p(90)", 90.0), ("p(95)", 95.0), ("p(99)", 99.0), ("p(99.9)", 99.9))
-
-
-def summarize_metric(metric: Trend | Rate | Gauge) -> dict[str, Any]:
-    """The numbers of one metric that results.json and the baseline comparison use."""
-    if isinstance(metric, Gauge):
-        values = metric.values()
-        return {"kind": "gauge", "unit": metric.unit, "count": len(values),
-                "min": min(values) if values else None, "max": max(values) if values else None,
-                "last": values[-1] if values else None}
-    summary: dict[str, Any] = {"kind": metric.kind, "count": metric.total, "ok": metric.ok,
-                               "rate": _number(metric.rate), "failures": dict(metric.failures)}
-    if isinstance(metric, Trend):
-        h = metric.histogram
-        empty = h.count == 0
-        summary["min"] = None if empty else h.min
-        for key, p in PERCENTILES:
-            summary[key] = None if empty else h.percentile(p)
-        summary["avg"] = None if empty else h.mean
-        summary["max"] = None if empty else h.max
-    return summary
 
 
 def summarize(measurements: Measurements) -> dict[str, Any]:
@@ -66,14 +48,9 @@ def summarize(measurements: Measurements) -> dict[str, Any]:
         if isinstance(metric, Gauge):
             series[name] = [[t, v] for t, v in sorted(metric.samples)]
     return {"metrics": metrics, "series": series, "windows": windows(measurements),
-            "timelines": measurements.timelines.to_dict()}
+            "timelines": measurements.timelines.to_dict(), "unmeasured": dict(measurements.unmeasured)}
 
 
 def write_results(path: Path, document: dict[str, Any]) -> None:
     """Write ``document`` as ``path`` atomically."""
     write_atomic(path, json.dumps({"schema": SCHEMA, **document}, indent=1))
-
-
-def _number(value: float) -> float | None:
-    return None if math.isnan(value) else value
-

@@ -41,4 +41,14 @@ figcaption{font-size:12px;color:var(--muted);margin-top:4px;max-width:1210px}
 .tabs>input:nth-of-type(1):checked~.tab:nth-of-type(1),
 .tabs>input:nth-of-type(2):checked~.tab:nth-of-type(2){display:block}
 a{color:#1f5fbf}
+.cols3{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:12px}
+.route-row{margin:6px 0 14px}
+.route-row h3{margin:14px 0 4px}
+h3.routes-head{font-size:16px;margin:26px 0 4px;border-top:1px solid var(--line);padding-top:10px}
+figure.plot.small figcaption{font-size:11px}
+.key{margin-left:10px;white-space:nowrap;color:var(--fg)}
+.key i{display:inline-block;width:16px;height:0;margin-right:4px;vertical-align:middle}
+table.index ul{margin:0;padding-left:16px}
+table.index td{font-size:12px}
+ul.not-measured{color:var(--muted)}
 """

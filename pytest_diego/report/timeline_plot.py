@@ -77,10 +77,14 @@ def timeline_panel(test: dict[str, Any], frame: Frame, kind: str) -> Panel:
         caption += f" Showing {MAX_ROWS} of {len(rows)} {noun}s, evenly sampled."
     tabs = []
     for label, order in (("sorted by start", first), ("sorted by end", last)):
-        ranked = sorted(keys, key=lambda k, order=order: (order[k], k))
-        tabs.append((label, _draw(ranked, rows, stages, frame, noun, label)))
+        tabs.append((label, _draw(_ranked(keys, order), rows, stages, frame, noun, label)))
     return Panel(f"timeline-{kind}", f"{title} ({len(rows)} {noun}s)", caption, image=tabs[0][1],
                  alternatives=tabs)
+
+
+def _ranked(keys: list[str], order: dict[str, float]) -> list[str]:
+    """``keys`` by their time in ``order``, ties by key."""
+    return sorted(keys, key=lambda k: (order[k], k))
 
 
 def _last(milestones: list[list[Any]]) -> float:

@@ -31,12 +31,12 @@ def metric_windows(metric: Rate) -> dict[str, Any]:
         if not bucket.total:
             continue
         histogram = bucket.view() if isinstance(metric, Trend) else None
-        has_latency = histogram is not None and histogram.count > 0
+        latencies = histogram if histogram is not None and histogram.count > 0 else None
         columns["start"].append(key * buckets.width)
         columns["total"].append(bucket.total)
         columns["ok"].append(bucket.ok)
-        columns["p50"].append(histogram.percentile(50) if has_latency else None)
-        columns["p99"].append(histogram.percentile(99) if has_latency else None)
+        columns["p50"].append(latencies.percentile(50) if latencies is not None else None)
+        columns["p99"].append(latencies.percentile(99) if latencies is not None else None)
     return columns
 
 

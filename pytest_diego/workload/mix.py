@@ -1,6 +1,6 @@
 """Diego's own workloads: the stress-test app mix (cedar, 250k protocol) and fezzik's shapes.
 
-The app mix (``perf-history.md`` §4.2), per batch of 20 apps / 25 instances / 2848 MB /
+The app mix (``docs/diego-facts.md`` §14.5), per batch of 20 apps / 25 instances / 2848 MB /
 1.00 req/s:
 
 ============  ============  ======  ========================================
@@ -15,11 +15,12 @@ crashing      2 × 1         128 MB  crashes at a random time in 30–360 s
 ============  ============  ======  ========================================
 
 Crashing apps carry ``MIN_SECONDS_TIL_CRASH=30`` and ``MAX_SECONDS_TIL_CRASH=360`` in their
-environment, as Diego's stress-test app reads them. Disk is CF's default quota, 1024 MB.
+environment, as Diego's stress-test app reads them. Disk is 100 MB, as in every cedar manifest.
 Diego's scale rule: N cells run 10·N batches (250·N instances).
 
-fezzik (§5.6): Tasks of 64 MB memory / 64 MB disk writing their guid to ``/tmp/output``
-(the result file); one LRP of 64 MB memory / 128 MB disk with ``factor × cells`` instances.
+fezzik (``docs/diego-facts.md`` §15.1): Tasks of 64 MB memory / 64 MB disk writing their guid to
+``/tmp/output`` (the result file); one LRP of 64 MB memory / 128 MB disk with ``factor × cells``
+instances.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ APP_MIX = (
     AppKind("crashing", 2, 1, 128, 0.0, crashing=True),
 )
 CRASH_ENV = {"MIN_SECONDS_TIL_CRASH": "30", "MAX_SECONDS_TIL_CRASH": "360"}
-MIX_DISK_MB = 100  # every cedar manifest asks for "disk: 100M" (perf-history.md §5.3)
+MIX_DISK_MB = 100  # every cedar manifest asks for "disk: 100M" (docs/diego-facts.md §15.2)
 
 
 @dataclass(frozen=True)

@@ -1,128 +1,24 @@
-"""A scriptable BBS stand-in: a threaded HTTP(S) server on 127.0.0.1:0 that records every request."""
+"""The BBS side of the client tests: a BBS stand-in (``support.stub_server``), a PKI, Diego's server
+TLS settings, and event streams written as the BBS writes them."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from pytest_diego import tlsutil
+from tests.support.stub_server import StubServer, answer
 
 
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    client_port: int
-
-
-# A responder gets the request and either returns (status, headers, body) or writes a raw
-# response itself through the handler (for streams) and returns None.
-Responder = Callable[[Recorded, BaseHTTPRequestHandler], "tuple[int, dict[str, str], bytes] | None"]
-
-
-@dataclass
-class FakeBBS:
-    """The server's state: recorded requests, the responder, and TLS handshake failures.
-
-    ``idle_timeout`` (seconds) makes the server close keep-alive connections left idle that long.
-    """
-
-    url: str = ""
-    requests: list[Recorded] = field(default_factory=list)
-    handshake_errors: list[str] = field(default_factory=list)
-    responder: Responder = lambda request, handler: (200, {"Content-Type": "application/x-protobuf"}, b"")
-    stop: threading.Event = field(default_factory=threading.Event)
-    idle_timeout: float | None = None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def setup(self) -> None:
-        self.timeout = self.server.bbs.idle_timeout
-        if isinstance(self.request, ssl.SSLSocket):
-            try:
-                self.request.do_handshake()
-            except (ssl.SSLError, OSError) as exc:
-                self.server.bbs.handshake_errors.append(str(exc))
-                raise
-        super().setup()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        recorded = Recorded(self.command, self.path, dict(self.headers.items()), body, self.client_address[1])
-        self.server.bbs.requests.append(recorded)
-        answer = self.server.bbs.responder(recorded, self)
-        if answer is None:
-            self.close_connection = True
-            return
-        status, headers, content = answer
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(content)))
-        self.end_headers()
-        self.wfile.write(content)
-
-    do_POST = _handle
-    do_GET = _handle
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, bbs: FakeBBS, context: ssl.SSLContext | None, port: int) -> None:
-        self.bbs = bbs
-        self.context = context
-        self.accepted: list[socket.socket] = []
-        super().__init__(("127.0.0.1", port), _Handler)
-
-    def get_request(self):  # TLS handshake in the handler thread, not the accept loop
-        sock, address = self.socket.accept()
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # headers and body go out at once
-        if self.context is not None:
-            sock = self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        self.accepted.append(sock)
-        return sock, address
-
-    def handle_error(self, request, client_address) -> None:
-        pass  # failures are asserted from the client side and handshake_errors
-
-
-@contextlib.contextmanager
-def serve(context: ssl.SSLContext | None = None, port: int = 0) -> Iterator[FakeBBS]:
-    """Serve until the block ends, then drop every connection, as a killed BBS would."""
-    bbs = FakeBBS()
-    server = _Server(bbs, context, port)
-    host, port = server.server_address[:2]
-    bbs.url = f"{'https' if context else 'http'}://{host}:{port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield bbs
-    finally:
-        bbs.stop.set()
-        server.shutdown()
-        server.server_close()
-        for sock in server.accepted:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        thread.join(5)
+def serve(context: ssl.SSLContext | None = None, port: int = 0) -> StubServer:
+    """A BBS stand-in answering every request with an empty protobuf body until a test scripts
+    its ``responder``; use it as a context manager (leaving it drops every connection, as a
+    killed BBS would)."""
+    return StubServer(answer(200, b"", "application/x-protobuf"), context, port)
 
 
 @dataclass(frozen=True)

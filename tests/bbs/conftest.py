@@ -1,15 +1,17 @@
-"""Fixtures for the BBS client tests: a recording fake BBS and a per-session PKI."""
+"""Fixtures for the BBS client tests: a recording BBS stand-in and a per-session PKI."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from bbs_fakeserver import PKI, FakeBBS, make_pki, serve
+from bbs_fakeserver import PKI, make_pki, serve
+
+from tests.support.stub_server import StubServer
 
 
 @pytest.fixture
-def fake_bbs() -> Iterator[FakeBBS]:
+def fake_bbs() -> Iterator[StubServer]:
     with serve() as bbs:
         yield bbs
 

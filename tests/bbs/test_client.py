@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import random
 import socket
 import threading
@@ -25,6 +26,7 @@ from pytest_diego.bbs.errors import (
 )
 from pytest_diego.bbs.events import encode_event
 from pytest_diego.bbs.routes import ROUTES
+from tests.support.ports import free_port
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
@@ -87,13 +89,6 @@ CASES = [
         None,
         models.CellsResponse(cells=[models.CellPresence(cell_id="cell-0", zone="z0")]),
         [models.CellPresence(cell_id="cell-0", zone="z0")],
-    ),
-    (
-        lambda c: c.upsert_cell_presence(models.CellPresence(cell_id="cell-1")),
-        "UpsertCellPresence",
-        models.CellPresence(cell_id="cell-1"),
-        None,
-        None,
     ),
     (
         lambda c: c.desire_lrp(LRP),
@@ -350,9 +345,6 @@ CASES = [
     ),
 ]
 
-EXPECTED_PATHS = {**ROUTES, "UpsertCellPresence": "/v1/locket/cell_presence"}
-
-
 @pytest.mark.parametrize(("call", "route", "request_message", "response", "expected"), CASES)
 def test_every_route_posts_its_protobuf_request(fake_bbs, call, route, request_message, response, expected):
     fake_bbs.responder = answer(response)
@@ -361,7 +353,7 @@ def test_every_route_posts_its_protobuf_request(fake_bbs, call, route, request_m
         assert call(client) == expected
     [request] = fake_bbs.requests
     assert request.method == "POST"
-    assert request.path == EXPECTED_PATHS[route]
+    assert request.path == ROUTES[route]
     assert request.headers["Content-Type"] == "application/x-protobuf"
     assert uuid.UUID(request.headers["X-Vcap-Request-Id"]).version == 4
     if request_message is None:
@@ -435,6 +427,15 @@ def test_in_band_errors_raise_bbs_error(fake_bbs, call, error_type, message):
     assert len(fake_bbs.requests) == 1
 
 
+def test_errors_survive_pickling_with_their_attributes():
+    error = BBSError("ResourceExists", "already there", url="http://bbs:8889")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (type(copy), str(copy), copy.type, copy.message, copy.url, copy.outcome) == (
+        BBSError, str(error), "ResourceExists", "already there", "http://bbs:8889", "ResourceExists")
+    http = pickle.loads(pickle.dumps(BBSHTTPError("502", url="http://bbs:8889", status=502)))
+    assert (type(http), http.status, http.outcome) == (BBSHTTPError, 502, "HTTPError")
+
+
 def test_unknown_error_type_number_is_kept(fake_bbs):
     fake_bbs.responder = answer(models.TaskLifecycleResponse(error=models.Error(type=99, message="new")))
     with pytest.raises(BBSError) as info:
@@ -453,7 +454,7 @@ def test_unknown_error_zero_value_still_counts_as_an_error(fake_bbs):
     ("status", "text"),
     [
         (404, "endpoint not found: the BBS at {url} does not serve /v1/tasks/list.r3 (older BBS?)"),
-        (503, "BBS unavailable at {url} (migrations running or not the active BBS)"),
+        (503, "BBS unavailable at {url}: HTTP 503 (migrations running or not the active BBS)"),
         (405, "the BBS at {url} answered Tasks (/v1/tasks/list.r3) with HTTP 405: method not allowed"),
     ],
 )
@@ -519,19 +520,13 @@ def test_stalled_body_is_a_timeout(fake_bbs):
     assert observed.outcomes == [("Domains", "Timeout")]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_connection_refused_names_the_url_and_the_option():
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BBSConnectionError) as info:
         BBSClient(url).ping()
     assert str(info.value) == (
         f"could not connect to the BBS at {url}: [Errno 111] Connection refused — is it running? "
-        "check --diego-bbs-url"
+        "check url"
     )
 
 
@@ -717,18 +712,34 @@ def test_idle_connections_beyond_the_pool_size_are_closed(fake_bbs, monkeypatch)
 
 @pytest.mark.parametrize("url", ["bbs.service.cf.internal:8889", "ftp://x", "https://", ""])
 def test_bad_url(url):
-    with pytest.raises(BBSConfigError, match="--diego-bbs-url"):
+    with pytest.raises(BBSConfigError, match=r"BBS URL .* \(url\) must look like https://"):
         BBSClient(url)
 
 
-def test_missing_cert_file_names_the_option(tmp_path):
-    with pytest.raises(BBSConfigError, match=r"cert_file \(--diego-cert\) .*missing.crt: no such file"):
+def test_missing_cert_file_names_the_setting(tmp_path):
+    with pytest.raises(BBSConfigError, match=r"^cert_file .*missing.crt: no such file"):
         BBSClient("https://127.0.0.1:8889", cert_file=tmp_path / "missing.crt", key_file=tmp_path / "k")
 
 
 def test_cert_without_key(pki):
-    with pytest.raises(BBSConfigError, match=r"needs both cert_file \(--diego-cert\) and key_file"):
+    with pytest.raises(BBSConfigError, match=r"needs both cert_file and key_file; only cert_file was given"):
         BBSClient("https://127.0.0.1:8889", cert_file=pki.client.cert_file)
+
+
+def test_messages_name_the_settings_by_the_callers_labels(tmp_path):
+    labels = {"url": "--diego-bbs-url (BBS_URL)", "cert_file": "--diego-cert (CLIENT_CERT_FILE)",
+              "key_file": "--diego-key (CLIENT_KEY_FILE)"}
+    missing = r"^--diego-cert \(CLIENT_CERT_FILE\) .*missing.crt: no such file"
+    with pytest.raises(BBSConfigError, match=missing):
+        BBSClient("https://127.0.0.1:8889", cert_file=tmp_path / "missing.crt", key_file=tmp_path / "k",
+                  setting_labels=labels)
+    with pytest.raises(BBSConfigError, match=r"\(--diego-bbs-url \(BBS_URL\)\) must look like"):
+        BBSClient("bbs:8889", setting_labels=labels)
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(BBSConnectionError, match=r"check --diego-bbs-url \(BBS_URL\)$"):
+        BBSClient(url, setting_labels=labels).ping()
+    with pytest.raises(BBSConfigError, match=r"setting_labels has unknown settings \['cert'\]"):
+        BBSClient(url, setting_labels={"cert": "--cert"})
 
 
 def test_mismatched_cert_and_key(pki):
@@ -739,13 +750,13 @@ def test_mismatched_cert_and_key(pki):
 def test_garbage_ca_file(tmp_path):
     ca = tmp_path / "ca.crt"
     ca.write_text("not a certificate")
-    with pytest.raises(BBSConfigError, match=r"ca_file \(--diego-ca\) .*ca.crt is not a PEM CA certificate"):
+    with pytest.raises(BBSConfigError, match=r"^ca_file .*ca.crt is not a PEM CA certificate"):
         BBSClient("https://127.0.0.1:8889", ca_file=ca)
 
 
 def test_tls_files_with_plain_http_url(pki):
     with pytest.raises(
-        BBSConfigError, match=r"ca_file \(--diego-ca\) given but the BBS URL .* is plain HTTP"
+        BBSConfigError, match=r"^ca_file given but the BBS URL .* is plain HTTP"
     ):
         BBSClient("http://127.0.0.1:8889", ca_file=pki.ca.cert_file)
 

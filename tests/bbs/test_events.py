@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 
 import pytest
-from bbs_strategies import events
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_diego.bbs import models
 from pytest_diego.bbs.errors import BBSProtocolError
 from pytest_diego.bbs.events import EVENT_TYPES, SSEParser, decode_event, encode_event
+from pytest_diego.strategies import any_events
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
@@ -23,7 +23,7 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
     return pieces
 
 
-@given(st.lists(events, min_size=1, max_size=4), st.lists(st.integers(0, 10**6), max_size=40))
+@given(st.lists(any_events(), min_size=1, max_size=4), st.lists(st.integers(0, 10**6), max_size=40))
 def test_events_survive_arbitrary_chunk_boundaries(messages, cuts):
     stream = b"".join(encode_event(index + 1, message) for index, message in enumerate(messages))
     parser = SSEParser()

@@ -6,11 +6,11 @@ import importlib
 import pkgutil
 
 import pytest
-from bbs_strategies import actual_lrps, desired_lrps, events, tasks
 from google.protobuf import descriptor_pb2
 from hypothesis import given
 
 from pytest_diego.bbs import _pb, models
+from pytest_diego.strategies import any_actual_lrps, any_desired_lrps, any_events, any_tasks
 
 
 def varint(value: int) -> bytes:
@@ -426,7 +426,7 @@ def test_models_pickle_by_their_package_path():
 # ---------------------------------------------------------------- round trips
 
 
-@given(desired_lrps)
+@given(any_desired_lrps())
 def test_desired_lrp_round_trip(lrp):
     data = lrp.SerializeToString()
     decoded = models.DesiredLRP.FromString(data)
@@ -434,18 +434,18 @@ def test_desired_lrp_round_trip(lrp):
     assert decoded.SerializeToString(deterministic=True) == lrp.SerializeToString(deterministic=True)
 
 
-@given(tasks)
+@given(any_tasks())
 def test_task_round_trip(task):
     assert models.Task.FromString(task.SerializeToString()) == task
 
 
-@given(actual_lrps())
+@given(any_actual_lrps())
 def test_actual_lrp_round_trip(lrp):
     decoded = models.ActualLRP.FromString(lrp.SerializeToString())
     assert decoded == lrp
     assert decoded.HasField("routable") == lrp.HasField("routable")
 
 
-@given(events)
+@given(any_events())
 def test_event_round_trip(event):
     assert type(event).FromString(event.SerializeToString()) == event

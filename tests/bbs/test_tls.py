@@ -58,7 +58,7 @@ def test_missing_client_certificate(pki):
     assert message.startswith(
         f"TLS handshake with the BBS at {bbs.url} failed: client certificate rejected: "
     )
-    assert "check --diego-cert/--diego-key" in message
+    assert "check cert_file/key_file" in message
     assert observed == ["TLSError"]
     assert bbs.requests == []
 
@@ -66,7 +66,7 @@ def test_missing_client_certificate(pki):
 def test_client_certificate_from_another_ca(pki):
     with serve(server_context(pki, maximum=TLS12)) as bbs:
         bbs.responder = ping_answer
-        with pytest.raises(BBSTLSError, match="client certificate rejected: check --diego-cert/--diego-key"):
+        with pytest.raises(BBSTLSError, match="client certificate rejected: check cert_file/key_file"):
             mtls_client(bbs.url, pki, client=pki.other_client).ping()
     assert bbs.requests == []
 
@@ -81,7 +81,7 @@ def test_untrusted_server_certificate(pki, maximum):
             cert_file=pki.client.cert_file,
             key_file=pki.client.key_file,
         )
-        with pytest.raises(BBSTLSError, match="server certificate not trusted: check --diego-ca") as info:
+        with pytest.raises(BBSTLSError, match="server certificate not trusted: check ca_file") as info:
             client.ping()
     assert info.value.url == bbs.url
 
@@ -147,6 +147,6 @@ def test_connection_closed_after_the_handshake_hints_at_client_certificates(pki)
         with pytest.raises(BBSConnectionError) as info:
             mtls_client(bbs.url, pki).ping()
     assert str(info.value).endswith(
-        "is it running? check --diego-bbs-url; "
-        "if it requires client certificates, check --diego-cert/--diego-key"
+        "is it running? check url; "
+        "if it requires client certificates, check cert_file/key_file"
     )

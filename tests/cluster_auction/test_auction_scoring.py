@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
 
+from pytest_diego import rep
 from pytest_diego.cluster.auctioneer.scoring import (
     ERR_CELL_COMMUNICATION,
     ERR_INFLIGHT_LIMIT,
@@ -20,6 +22,7 @@ from pytest_diego.cluster.auctioneer.scoring import (
     placement_tag_mismatch,
     schedule,
 )
+from pytest_diego.rep.models import RootFSProviders
 
 
 def cell(i: int, zone: str = "z0", memory: int = 1024, disk: int = 2048, containers: int = 10,
@@ -148,14 +151,15 @@ def test_only_problems_shared_by_every_cell_are_reported():
 
 
 def test_rootfs_scheme_filters_cells():
-    preloaded_only = cell(0, rootfs_providers=("preloaded",))
-    docker = cell(1, rootfs_providers=("preloaded", "docker"))
+    preloaded_only = cell(0, rootfs_providers=RootFSProviders(fixed={"preloaded": ("cflinuxfs4",)}))
+    docker = cell(1, rootfs_providers=RootFSProviders(arbitrary=("docker",),
+                                                      fixed={"preloaded": ("cflinuxfs4",)}))
     results = schedule([lrp("d", root_fs="docker:///cloudfoundry/grace")], [], [preloaded_only, docker])
     assert placed(results) == {"d.0": "cell-1"}
-    results = schedule([lrp("w", root_fs="windows:2019")], [task("t", root_fs="nope")],
-                       [preloaded_only, docker])
-    assert [e for _, e in results.failed_lrps] == [ERR_NO_COMPATIBLE_CELL]
-    assert [e for _, e in results.failed_tasks] == [ERR_NO_COMPATIBLE_CELL]
+    results = schedule([lrp("w", root_fs="windows:2019"), lrp("s", root_fs="preloaded:cflinuxfs3")],
+                       [task("t", root_fs="nope")], [preloaded_only, docker])
+    assert [e for _, e in results.failed_lrps] == [ERR_NO_COMPATIBLE_CELL, ERR_NO_COMPATIBLE_CELL]
+    assert [e for _, e in results.failed_tasks] == [ERR_NO_COMPATIBLE_CELL]  # a stack outside the set
 
 
 def test_placement_tags_filter_cells():
@@ -184,14 +188,108 @@ def test_starting_container_count_maximum_holds_back_work():
     assert [e for _, e in results.failed_lrps] == [ERR_INFLIGHT_LIMIT, ERR_INFLIGHT_LIMIT]
 
 
-def test_cell_state_from_rep_json():
-    state = {"cell_id": "cell-7", "zone": "z1", "rep_url": "http://127.1.0.8:5",
-             "total_resources": {"memory_mb": 100, "disk_mb": 200, "containers": 3},
-             "available_resources": {"memory_mb": 50, "disk_mb": 150, "containers": 1},
-             "lrps": [{"process_guid": "p", "index": 0, "memory_mb": 50, "disk_mb": 50}],
-             "tasks": [], "starting_container_count": 1, "rootfs_providers": ["preloaded"],
-             "placement_tags": [], "evacuating": False}
-    c = CellState.from_json(state)
-    assert (c.index, c.lrp_counts["p"], c.available.memory_mb) == (7, 1, 50)
-    assert c.rootfs_providers == ("preloaded",)
+def test_cell_state_from_the_reps_state():
+    state = rep.CellState(
+        rep_url="http://127.1.0.8:5", cell_id="cell-7", cell_index=7,
+        rootfs_providers=RootFSProviders(fixed={"preloaded": ("cflinuxfs4",)}),
+        available=rep.Resources(50, 150, 1), total=rep.Resources(100, 200, 3),
+        lrps=(rep.LRP("p", 0, "d", 50, 50, "preloaded:cflinuxfs4"),), starting_container_count=1, zone="z1")
+    c = CellState.from_rep(rep.CellState.from_json(json.loads(rep.encode(state.to_json()))))
+    assert (c.index, c.lrp_counts["p"], c.available.memory_mb, c.zone) == (7, 1, 50, "z1")
+    assert c.matches_rootfs("preloaded:cflinuxfs4") and not c.matches_rootfs("docker:///busybox")
     assert c.resource_score(10, 10, 0.25) == pytest.approx((0.6 + 0.3 + 1.0) / 3 + 0.25)
+
+
+# -- fezzik's burst: one LRP of 160 instances with 160 Tasks on 4 cells (docs/diego-facts.md §15.1)
+
+def burst(zones: list[str], running: tuple[int, ...] = ()) -> tuple[dict[str, int], dict[str, int]]:
+    """Instances and Tasks per cell after one auction of the burst on cells in ``zones``; cell i
+    already runs ``running[i]`` containers of other work (32 MB each)."""
+    cells = [cell(i, zone, memory=32768, disk=65536, containers=250) for i, zone in enumerate(zones)]
+    for c, busy in zip(cells, running, strict=False):
+        c.available = Resources(32768 - 32 * busy, 65536 - 32 * busy, 250 - busy)
+    results = schedule([lrp("fezzik-lrp", i, memory=32, disk=32) for i in range(160)],
+                       [task(f"fezzik-task-{i}", memory=32, disk=32) for i in range(160)], cells)
+    lrps = {cell_id: len(items) for cell_id, items in results.lrps_by_cell.items()}
+    tasks = {cell_id: len(items) for cell_id, items in results.tasks_by_cell.items()}
+    return lrps, tasks
+
+
+EVEN = {f"cell-{i}": 40 for i in range(4)}
+UNEVEN_LOAD = (150, 100, 50, 0)  # containers already running, busiest first
+
+
+def test_burst_lands_40_instances_and_40_tasks_on_each_of_4_cells_in_one_zone():
+    # what a real Diego did with the same burst on 4 equal cells
+    assert burst(["z0"] * 4) == (EVEN, EVEN)
+    # and on cells already busy to different degrees: every instance placed earlier in the batch
+    # adds 1000 to its cell's score, which outweighs any difference in load (a score of at most ~1
+    # plus 0.25 per starting container), so each next instance goes to the cell with the fewest
+    lrps, tasks = burst(["z0"] * 4, running=UNEVEN_LOAD)
+    assert lrps == EVEN
+    assert tasks == EVEN  # tasks spread by the same offset per Task on the cell
+
+
+def test_burst_balances_zones_before_cells():
+    # zone a has 3 cells, zone b 1: each zone takes half of the instances, so the lone cell holds 80
+    lrps, tasks = burst(["a", "a", "a", "b"])
+    assert lrps == {"cell-0": 27, "cell-1": 27, "cell-2": 26, "cell-3": 80}
+    assert tasks == EVEN  # tasks know no zones
+    # 4 cells in 3 zones (the embedded cluster's default zones): 53 per single-cell zone, as Diego
+    # would place them; only zones of equal size give 40 per cell
+    lrps, _ = burst(["z0", "z1", "z2", "z0"])
+    assert lrps == {"cell-0": 27, "cell-1": 53, "cell-2": 53, "cell-3": 27}
+
+
+def test_dropping_same_batch_locality_breaks_the_spread(monkeypatch):
+    """The planted fault: a placement takes its resources but is not counted as an instance of its
+    process, neither on the cell nor in its zone, until the next auction's /state. On equal cells
+    the starting-container weight alone still evens one batch out; on unequal cells and unequal
+    zones the spread breaks."""
+    def reserve_only(self: CellState, start: LRPStart) -> None:
+        self._reserve(start.memory_mb, start.disk_mb)
+
+    monkeypatch.setattr(CellState, "add_lrp", reserve_only)
+    lrps, _ = burst(["z0"] * 4, running=UNEVEN_LOAD)
+    assert lrps != EVEN
+    assert lrps["cell-3"] > 40 > lrps["cell-0"]  # the idle cell takes more than its share
+    lrps, _ = burst(["a", "a", "a", "b"])
+    assert lrps["cell-3"] != 80  # the zone count is lost too
+
+
+def test_bin_pack_indexes_count_from_zero_within_each_zone():
+    # zones z0 = {cell-0, cell-1}, z1 = {cell-2}; no instance anywhere, so both zones are searched.
+    # Renumbered per zone, cell-2 is index 0 of z1 like cell-0 of z0 and wins by being emptier.
+    def cells() -> list[CellState]:
+        busy = cell(0, "z0")
+        busy.available = Resources(512, 1024, 5)
+        return [busy, cell(1, "z0"), cell(2, "z1")]
+
+    heavy = Weights(bin_pack_first_fit_weight=10.0)
+    # (with cell-2 keeping its global index 2 it would score 20 and the busy cell-0 would win)
+    assert placed(schedule([lrp("a")], [], cells(), heavy)) == {"a.0": "cell-2"}
+    # the second instance goes to z0 (fewer instances), first fit: its index-0 cell despite its load
+    two = schedule([lrp("b", 0), lrp("b", 1)], [], cells(), heavy)
+    assert placed(two) == {"b.0": "cell-2", "b.1": "cell-0"}
+
+
+def test_proxy_memory_counts_for_lrps_when_matching_and_scoring_but_is_not_reserved():
+    envoy = cell(0, memory=100, proxy_memory_mb=40)
+    results = schedule([lrp("app", memory=64)], [task("t", memory=64)], [envoy])
+    assert [(x.identifier, e) for x, e in results.failed_lrps] == [
+        ("app.0", "insufficient resources: memory")]
+    assert placed(results, "tasks") == {"t": "cell-0"}  # tasks run without a proxy
+    roomy = cell(0, memory=1000, proxy_memory_mb=40)
+    schedule([lrp("app", memory=64)], [], [roomy])
+    assert roomy.available.memory_mb == 1000 - 64
+    # the proxy's share is part of the score: of two equal cells, the one without a proxy wins
+    results = schedule([lrp("app", memory=64)], [], [cell(0, proxy_memory_mb=200), cell(1)])
+    assert placed(results) == {"app.0": "cell-1"}
+
+
+def test_cell_index_and_proxy_memory_from_the_rep_state():
+    state = rep.CellState(rep_url="", cell_id="diego-cell-abc", cell_index=5, proxy_memory_allocation_mb=32,
+                          rootfs_providers=RootFSProviders(), available=rep.Resources(50, 150, 1),
+                          total=rep.Resources(100, 200, 3))
+    c = CellState.from_rep(state)
+    assert (c.index, c.proxy_memory_mb) == (5, 32)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -14,23 +12,33 @@ from typing import Any
 import pytest
 import requests
 
+from pytest_diego import rep
 from pytest_diego.bbs import models
+from pytest_diego.cluster.auctioneer.batch import Batch, lrp_starts
 from pytest_diego.cluster.auctioneer.metrics import AuctioneerMetrics
-from pytest_diego.cluster.auctioneer.runner import AuctionRunner
+from pytest_diego.cluster.auctioneer.runner import FETCH_ATTEMPTS, AuctionRunner
+from pytest_diego.cluster.auctioneer.scoring import DEFAULT_ROOTFS_PROVIDERS, ERR_CELL_COMMUNICATION
 from pytest_diego.cluster.auctioneer.server import make_handler
 from pytest_diego.cluster.component import serve_in_thread, server_url
 from pytest_diego.lager import Logger
+from pytest_diego.measure.prometheus_text import exposition_values
+from tests.support.lager_logs import log_records
+from tests.support.ports import free_url
+from tests.support.waits import wait_until
 
 
 class FakeCell:
     """A rep answering /state from its totals minus accepted work, recording every /work body.
 
     ``gate`` (when set) holds ``/work`` until the test releases it; ``refuse_tasks`` makes
-    ``/work`` hand every task back.
+    ``/work`` hand every task back; ``evacuating`` and ``claims_to_be`` (another cell_id) change
+    what ``/state`` says.
     """
 
     def __init__(self, cell_id: str, zone: str, memory_mb: int = 4096, refuse_tasks: bool = False) -> None:
         self.cell_id, self.zone = cell_id, zone
+        self.evacuating = False
+        self.claims_to_be: str | None = None
         self.memory_mb = memory_mb
         self.refuse_tasks = refuse_tasks
         self.works: list[dict[str, Any]] = []
@@ -61,24 +69,25 @@ class FakeCell:
                 if fake.gate is not None:
                     fake.gate.wait(10)
                 fake.works.append(work)
-                self._json({"lrps": [], "tasks": [dict(t, placement_error="insufficient resources: disk")
-                                                  for t in work["tasks"]] if fake.refuse_tasks else []})
+                refused = rep.Work.from_json(work).tasks if fake.refuse_tasks else None
+                self._json(rep.Work(tasks=refused).to_json())  # the rep hands work back without a reason
 
         self.server = serve_in_thread(Handler)
         self.url = server_url(self.server)
 
     def accepted_lrps(self) -> list[dict[str, Any]]:
-        return [lrp for w in self.works for lrp in w["lrps"]]
+        return [lrp for w in self.works for lrp in w["LRPs"] or ()]
 
     def state(self) -> dict[str, Any]:
         lrps = self.accepted_lrps()
-        used = sum(lrp["memory_mb"] for lrp in lrps)
-        return {"cell_id": self.cell_id, "zone": self.zone, "rep_url": self.url,
-                "total_resources": {"memory_mb": self.memory_mb, "disk_mb": 8192, "containers": 100},
-                "available_resources": {"memory_mb": self.memory_mb - used, "disk_mb": 8192,
-                                        "containers": 100 - len(lrps)},
-                "lrps": lrps, "tasks": [], "starting_container_count": 0,
-                "rootfs_providers": ["preloaded", "docker"], "placement_tags": [], "evacuating": False}
+        used = sum(lrp["MemoryMB"] for lrp in lrps)
+        index = int(self.cell_id.rsplit("-", 1)[1])
+        return rep.CellState(
+            rep_url=self.url, cell_id=self.claims_to_be or self.cell_id, cell_index=index,
+            rootfs_providers=DEFAULT_ROOTFS_PROVIDERS, total=rep.Resources(self.memory_mb, 8192, 100),
+            available=rep.Resources(self.memory_mb - used, 8192, 100 - len(lrps)),
+            lrps=tuple(rep.LRP.from_json(lrp) for lrp in lrps), zone=self.zone,
+            evacuating=self.evacuating).to_json()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -110,22 +119,6 @@ def presence(cell_id: str, rep_url: str, zone: str) -> models.CellPresence:
     return models.CellPresence(cell_id=cell_id, rep_url=rep_url, rep_address=rep_url, zone=zone)
 
 
-def dead_url() -> str:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return f"http://127.0.0.1:{port}"
-
-
-def eventually(check, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.02)
-
-
 def lrp_request(guid: str, indices: list[int], memory_mb: int = 128) -> dict[str, Any]:
     return {"process_guid": guid, "domain": "d", "indices": indices, "memory_mb": memory_mb, "disk_mb": 64,
             "max_pids": 0, "root_fs": "preloaded:cflinuxfs4", "placement_tags": []}
@@ -140,7 +133,7 @@ def task_request(guid: str) -> dict[str, Any]:
 def cluster(tmp_path: Path) -> Iterator[tuple[list[FakeCell], RecordingBBS, AuctioneerMetrics, str]]:
     cells = [FakeCell("cell-0", "z0"), FakeCell("cell-1", "z1", refuse_tasks=True)]
     bbs = RecordingBBS([presence(c.cell_id, c.url, c.zone) for c in cells]
-                       + [presence("cell-2", dead_url(), "z2")])
+                       + [presence("cell-2", free_url(), "z2")])
     logger = Logger("auctioneer", tmp_path / "auctioneer.log")
     metrics = AuctioneerMetrics()
     runner = AuctionRunner(bbs, logger, cell_state_timeout=2.0, observer=metrics.observer())
@@ -156,8 +149,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[list[FakeCell], RecordingBBS, Auct
 
 
 def auction_logs(tmp_path: Path, event: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in (tmp_path / "auctioneer.log").read_text().splitlines()]
-    return [r for r in lines if r["message"] == f"auctioneer.auction.{event}"]
+    return log_records(tmp_path / "auctioneer.log", f"auctioneer.auction.{event}")
 
 
 def test_work_arriving_during_an_auction_goes_to_the_next_one(cluster, tmp_path):
@@ -168,13 +160,13 @@ def test_work_arriving_during_an_auction_goes_to_the_next_one(cluster, tmp_path)
     r = requests.post(f"{url}/v1/lrps/auctions", json=[lrp_request("first", [0])], timeout=5)
     assert r.status_code == 202
     # the first auction has drained its batch and is now sending its work
-    eventually(lambda: sum(c.work_requests for c in cells) >= 1)
+    wait_until(lambda: sum(c.work_requests for c in cells) >= 1, 10, "a /work request")
     for n in range(5):
         r = requests.post(f"{url}/v1/lrps/auctions", json=[lrp_request(f"later-{n}", [0, 1])], timeout=5)
         assert r.status_code == 202
     requests.post(f"{url}/v1/tasks/auctions", json=[task_request("t-1")], timeout=5)
     gate.set()
-    eventually(lambda: len(auction_logs(tmp_path, "scheduled")) >= 2)
+    wait_until(lambda: len(auction_logs(tmp_path, "scheduled")) >= 2, 10, "two auctions scheduled")
     scheduling = auction_logs(tmp_path, "scheduling")
     assert [(r["data"]["lrp_start_auctions"], r["data"]["task_auctions"]) for r in scheduling[:2]] == [
         (1, 0), (10, 1)]
@@ -192,20 +184,23 @@ def test_work_arriving_during_an_auction_goes_to_the_next_one(cluster, tmp_path)
 def test_unplaceable_and_refused_work_is_handed_back_to_the_bbs(cluster):
     cells, bbs, _, url = cluster
     requests.post(f"{url}/v1/lrps/auctions", json=[lrp_request("huge", [0, 1], memory_mb=10_000)], timeout=5)
-    eventually(lambda: len(bbs.failed_lrps) == 2)
+    wait_until(lambda: len(bbs.failed_lrps) == 2, 10, "two LRP starts handed back")
     assert sorted(bbs.failed_lrps) == [("huge", 0, "insufficient resources: memory"),
                                        ("huge", 1, "insufficient resources: memory")]
     # tasks spread one per cell; cell-1 refuses its task, which goes back through RejectTask
     requests.post(f"{url}/v1/tasks/auctions", json=[task_request("t-a"), task_request("t-b")], timeout=5)
-    eventually(lambda: len(bbs.rejected_tasks) == 1)
-    refused = [t["task_guid"] for w in cells[1].works for t in w["tasks"]]
-    assert bbs.rejected_tasks == [(refused[0], "insufficient resources: disk")]
+    wait_until(lambda: len(bbs.rejected_tasks) == 1, 10, "one Task rejected")
+    refused = [t["TaskGuid"] for w in cells[1].works for t in w["Tasks"]]
+    assert bbs.rejected_tasks == [(refused[0], "insufficient resources")]
     text = requests.get(f"{url}/metrics", timeout=5).text
-    assert "AuctioneerLRPAuctionsFailed_total 2.0" in text
-    assert "AuctioneerTaskAuctionsStarted_total 1.0" in text
-    assert "AuctioneerTaskAuctionsFailed_total 1.0" in text
-    assert "AuctioneerFetchStatesDuration " in text
-    assert "RequestCount_total 2.0" in text
+    values = exposition_values(text, ["AuctioneerLRPAuctionsFailed", "AuctioneerTaskAuctionsStarted",
+                                      "AuctioneerTaskAuctionsFailed", "AuctioneerFetchStatesDuration",
+                                      "RequestCount"])
+    assert {k: v for k, v in values.items() if k != "AuctioneerFetchStatesDuration"} == {
+        "AuctioneerLRPAuctionsFailed": 2, "AuctioneerTaskAuctionsStarted": 1,
+        "AuctioneerTaskAuctionsFailed": 1, "RequestCount": 2}
+    assert 0 < values["AuctioneerFetchStatesDuration"] < 5  # seconds, published in nanos
+    assert 'source_id="auctioneer"' in text and 'unit="nanos"' in text
 
 
 def test_malformed_requests_are_refused_with_a_reason(cluster):
@@ -214,3 +209,61 @@ def test_malformed_requests_are_refused_with_a_reason(cluster):
     assert r.status_code == 400 and "invalid LRP start request" in r.json()["error"]
     assert requests.post(f"{url}/v1/tasks/auctions", data=b"{", timeout=5).status_code == 400
     assert requests.post(f"{url}/v1/nope", json=[], timeout=5).status_code == 404
+
+
+def test_duplicates_in_a_batch_keep_the_first_request():
+    batch = Batch()
+    batch.add(lrps=lrp_starts(lrp_request("app", [0, 1], memory_mb=128)))
+    batch.add(lrps=lrp_starts(lrp_request("app", [1, 2], memory_mb=512)))
+    lrps, _ = batch.drain()
+    assert [(x.identifier, x.memory_mb) for x in lrps] == [("app.0", 128), ("app.1", 128), ("app.2", 512)]
+
+
+@pytest.fixture
+def runner_for(tmp_path: Path) -> Iterator[Any]:
+    """``runner_for(cells, presences)``: an AuctionRunner (not started) and its BBS and metrics."""
+    made: list[tuple[AuctionRunner, Logger]] = []
+
+    def make(presences: list[models.CellPresence]) -> tuple[AuctionRunner, RecordingBBS, AuctioneerMetrics]:
+        bbs = RecordingBBS(presences)
+        logger = Logger("auctioneer", tmp_path / "auctioneer.log")
+        metrics = AuctioneerMetrics()
+        runner = AuctionRunner(bbs, logger, cell_state_timeout=2.0, observer=metrics.observer())
+        made.append((runner, logger))
+        return runner, bbs, metrics
+
+    yield make
+    for runner, logger in made:
+        runner.stop()
+        logger.close()
+
+
+def test_evacuating_cells_and_cells_answering_as_another_are_left_out(runner_for, tmp_path):
+    good, evacuating, impostor = FakeCell("cell-0", "z0"), FakeCell("cell-1", "z0"), FakeCell("cell-2", "z0")
+    evacuating.evacuating = True
+    impostor.claims_to_be = "cell-0"
+    cells = [good, evacuating, impostor]
+    try:
+        runner, _, _ = runner_for([presence(c.cell_id, c.url, c.zone) for c in cells])
+        runner.batch.add(lrps=lrp_starts(lrp_request("app", [0, 1, 2])))
+        results = runner.run_auction()
+        assert {cell_id: len(v) for cell_id, v in results.lrps_by_cell.items()} == {"cell-0": 3}
+        assert [len(c.accepted_lrps()) for c in cells] == [3, 0, 0]
+        assert [r["data"]["cell_id"] for r in auction_logs(tmp_path, "ignored-evacuating-cell")] == ["cell-1"]
+        mismatch = auction_logs(tmp_path, "cell-id-mismatch")
+        assert [(r["data"]["cell_id"], r["data"]["state_cell_id"]) for r in mismatch] == [
+            ("cell-2", "cell-0")]
+    finally:
+        for c in cells:
+            c.close()
+
+
+def test_no_answering_cell_is_retried_then_the_batch_fails(runner_for, tmp_path):
+    runner, bbs, metrics = runner_for([presence("cell-0", free_url(), "z0")])
+    runner.batch.add(lrps=lrp_starts(lrp_request("app", [0])))
+    results = runner.run_auction()
+    assert [(x.identifier, e) for x, e in results.failed_lrps] == [("app.0", ERR_CELL_COMMUNICATION)]
+    assert bbs.failed_lrps == [("app", 0, ERR_CELL_COMMUNICATION)]
+    assert metrics.failed_cell_states._value.get() == FETCH_ATTEMPTS == 4
+    assert len(auction_logs(tmp_path, "failed-to-communicate-to-cells-retry")) == 3
+    assert len(auction_logs(tmp_path, "failed-to-communicate-to-cells-abort")) == 1

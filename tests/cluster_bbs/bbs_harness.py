@@ -1,24 +1,19 @@
 """Helpers for the embedded BBS tests: record builders, a fake auctioneer that records what the
-BBS hands it, the BBS run as its own process, an event collector, and the PostgreSQL tools."""
+BBS hands it, and an event collector."""
 
 from __future__ import annotations
 
-import json
-import os
 import queue
-import shutil
-import signal
-import subprocess
-import sys
 import threading
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_diego.bbs import models
 from pytest_diego.bbs.client import BBSClient
+from pytest_diego.cluster.locket import LocketConfig, LocketServer
+from pytest_diego.locket import LocketClient, marshal_cell_presence
+from pytest_diego.locket import models as locket_models
+from tests.support.stub_server import Answer, Recorded, StubServer
 
-REPO = Path(__file__).resolve().parents[2]
 NEVER = 3600.0  # a convergence interval tests never reach: they call server.converge() themselves
 
 
@@ -60,13 +55,38 @@ def by_index(client: BBSClient, guid: str) -> dict[tuple[int, int], models.Actua
     return {(a.actual_lrp_key.index, a.presence): a for a in client.actual_lrps(process_guid=guid)}
 
 
-@dataclass
+class CellsInLocket:
+    """An in-process Locket holding cell presences the way reps keep them (key: the cell id,
+    value: the presence as the rep marshals it, TTL 15 s x the Locket's time scale)."""
+
+    def __init__(self, state_dir: Path, time_scale: float = 1.0, listen: str = "127.0.0.1:0") -> None:
+        config = LocketConfig(state_dir=state_dir, time_scale=time_scale, listen=listen)
+        self.server = LocketServer(config).start()
+        self.address = self.server.address
+        self.client = LocketClient(self.address)
+
+    def register(self, cell: models.CellPresence) -> None:
+        """Register or refresh ``cell``'s presence, as its rep does every 5 s."""
+        self.client.lock(cell.cell_id, f"rep-{cell.cell_id}", value=marshal_cell_presence(cell),
+                         type_code=locket_models.PRESENCE, ttl_in_seconds=locket_models.DEFAULT_SESSION_TTL)
+
+    def stop(self) -> None:
+        self.client.close()
+        self.server.stop()
+
+
 class FakeAuctioneer:
     """Records the LRP and Task start batches the BBS POSTs, answering 202 like Diego's."""
 
-    url: str = ""
-    lrps: queue.Queue = field(default_factory=queue.Queue)
-    tasks: queue.Queue = field(default_factory=queue.Queue)
+    def __init__(self) -> None:
+        self.lrps: queue.Queue = queue.Queue()
+        self.tasks: queue.Queue = queue.Queue()
+        self.server = StubServer(self._receive)
+        self.url = self.server.url
+
+    def _receive(self, request: Recorded, handler: object) -> Answer:
+        {"/v1/lrps/auctions": self.lrps, "/v1/tasks/auctions": self.tasks}[request.path].put(request.json())
+        return 202, {}, b""
 
     def lrp_indices(self, timeout: float = 5.0) -> list[tuple[str, int]]:
         """The (process_guid, index) pairs of the next LRP batch."""
@@ -78,47 +98,8 @@ class FakeAuctioneer:
             while not q.empty():
                 q.get_nowait()
 
-
-class BBSProcess:
-    """``python -m pytest_diego.cluster.bbs`` as a child process, waited for through its run file."""
-
-    def __init__(self, state_dir: Path, *args: str) -> None:
-        self.state_dir = state_dir
-        self.run_file = state_dir / "run" / "bbs.json"
-        self.run_file.unlink(missing_ok=True)
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest_diego.cluster.bbs", "--state-dir", str(state_dir), *args],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        self.info = self._wait()
-
-    def _wait(self, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.run_file.exists():
-                return json.loads(self.run_file.read_text())
-            if self.proc.poll() is not None:
-                _, err = self.proc.communicate()
-                raise AssertionError(f"the BBS exited with {self.proc.returncode}: {err.decode()}")
-            time.sleep(0.05)
-        self.kill()
-        raise AssertionError(f"the BBS wrote no {self.run_file} within {timeout}s")
-
-    @property
-    def url(self) -> str:
-        return self.info["url"]
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.communicate(timeout=10)
-
-    def terminate(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.communicate(timeout=20)
-        return self.proc.returncode
+    def close(self) -> None:
+        self.server.close()
 
 
 class EventCollector:
@@ -149,19 +130,3 @@ class EventCollector:
     def close(self) -> None:
         self.stream.close()
         self._thread.join(timeout=5)
-
-
-PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin",)
-
-
-def pg_binary(name: str) -> str | None:
-    for directory in PG_BIN_DIRS:
-        candidate = Path(directory) / name
-        if candidate.exists():
-            return str(candidate)
-    return shutil.which(name)
-
-
-def as_postgres(*cmd: str) -> list[str]:
-    """Run PostgreSQL's tools as the ``postgres`` OS user when we are root (initdb refuses root)."""
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)

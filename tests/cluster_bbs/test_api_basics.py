@@ -14,13 +14,15 @@ from pytest_diego.bbs import models
 from pytest_diego.bbs.client import BBSClient
 from pytest_diego.bbs.errors import BBSError
 from pytest_diego.cluster.bbs.httpserver import MAX_BODY
+from pytest_diego.measure.prometheus_text import exposition_values
 
 
 def test_ping_and_health_listener(bbs, client):
     assert client.ping() is True
     assert requests.get(bbs.health_url + "/ping", timeout=5).status_code == 200
     metrics = requests.get(bbs.metrics_url, timeout=5).text
-    assert 'RequestCount_total{route="Ping"} 1.0' in metrics
+    assert exposition_values(metrics, ["RequestCount.Ping"]) == {"RequestCount.Ping": 1}
+    assert '\nRequestCount_Ping{deployment="pytest-diego",' in metrics  # the metrics agent's sanitized name
 
 
 def test_domains_expire_with_their_ttl(client):
@@ -31,26 +33,30 @@ def test_domains_expire_with_their_ttl(client):
     assert client.domains() == ["forever"]
 
 
-def test_cells_lists_only_unexpired_presences(make_bbs):
-    bbs = make_bbs(time_scale=0.02)  # presence ttl 0.3 s
+def test_cells_lists_only_unexpired_presences(make_bbs, make_locket):
+    locket = make_locket(time_scale=0.02)  # presence ttl 0.3 s
+    bbs = make_bbs(time_scale=0.02, locket_address=locket.address)
     with BBSClient(bbs.url) as client:
-        client.upsert_cell_presence(presence("cell-0"))
-        client.upsert_cell_presence(presence("cell-1"))
+        locket.register(presence("cell-0"))
+        locket.register(presence("cell-1"))
         cells = {c.cell_id: c for c in client.cells()}
         assert set(cells) == {"cell-0", "cell-1"}
         assert cells["cell-0"].rep_url.endswith("/cell-0")
         deadline = time.monotonic() + 0.6
         while time.monotonic() < deadline:  # cell-1 keeps refreshing, cell-0 goes quiet
-            client.upsert_cell_presence(presence("cell-1"))
+            locket.register(presence("cell-1"))
             time.sleep(0.05)
         assert [c.cell_id for c in client.cells()] == ["cell-1"]
 
 
-def test_presence_without_cell_id_is_refused(bbs):
-    response = requests.post(bbs.url + "/v1/locket/cell_presence",
-                             data=models.CellPresence(zone="z0").SerializeToString(), timeout=5)
-    assert response.status_code == 400
-    assert b"cell_id" in response.content
+def test_a_presence_that_does_not_decode_is_skipped_and_the_private_route_is_gone(make_bbs, make_locket):
+    locket = make_locket()
+    bbs = make_bbs(locket_address=locket.address)
+    locket.register(presence("cell-0"))
+    locket.client.lock("cell-bad", "rep-bad", value="{not json", type_code=2)
+    with BBSClient(bbs.url) as client:
+        assert [c.cell_id for c in client.cells()] == ["cell-0"]
+    assert requests.post(bbs.url + "/v1/locket/cell_presence", timeout=5).status_code == 404
 
 
 def test_unknown_path_is_404_and_get_is_405(bbs):

@@ -1,5 +1,5 @@
 """The SSE streams: Diego's event names, base64 protobuf data, increasing ids, cell filters, and
-the events each ActualLRP transition emits (bbs-protocol.md §4.4)."""
+the events each ActualLRP transition emits (docs/diego-facts.md §11.6)."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from pytest_diego import tlsutil
 from pytest_diego.bbs.client import BBSClient
 from pytest_diego.bbs.errors import BBSTLSError
 from pytest_diego.cluster.bbs import ConfigError
+from tests.support.certificates import ec_cert
 
 
 @pytest.fixture
@@ -57,23 +58,7 @@ def test_half_a_tls_config_is_refused(make_bbs, pki):
 
 
 def test_a_non_rsa_server_certificate_is_refused(make_bbs, pki, tmp_path):
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec-bbs")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
-    cert_file, key_file = tmp_path / "ec.crt", tmp_path / "ec.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_file, key_file = ec_cert(tmp_path, "ec-bbs")
     with pytest.raises(ConfigError, match="not RSA"):
         make_bbs(tls_ca=pki["ca"].cert_file, tls_cert=cert_file, tls_key=key_file)
 

@@ -14,15 +14,17 @@ from pytest_diego.bbs import models
 from pytest_diego.bbs.client import BBSClient
 from pytest_diego.cluster.bbs import restart
 from pytest_diego.cluster.bbs.state import Tx
+from pytest_diego.measure.prometheus_text import exposition_values
 
 ORDINARY, SUSPECT = models.ActualLRP.ORDINARY, models.ActualLRP.SUSPECT
 
 
 def _metric(bbs, name: str) -> float:
-    for line in requests.get(bbs.metrics_url, timeout=5).text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no metric {name}")
+    """One metric of the BBS's /metrics (the metrics agent's format), by Diego's name."""
+    values = exposition_values(requests.get(bbs.metrics_url, timeout=5).text, [name])
+    if name not in values:
+        raise AssertionError(f"no metric {name}")
+    return values[name]
 
 
 def test_restart_policy_matches_diego():
@@ -34,18 +36,22 @@ def test_restart_policy_matches_diego():
 
 
 @pytest.fixture
-def scaled(make_bbs, auctioneer):
-    """A BBS whose Diego intervals are 1/100 (30 s -> 0.3 s), with a recording auctioneer."""
+def scaled(make_bbs, make_locket, auctioneer):
+    """A BBS whose Diego intervals are 1/100 (30 s -> 0.3 s), with a recording auctioneer; with
+    ``cells``, a Locket holding the cells' presences (at the same time scale, 0.01 at the least:
+    a presence then lasts 0.15 s or more)."""
 
-    def make(time_scale: float = 0.01):
-        bbs = make_bbs(time_scale=time_scale, auctioneer_url=auctioneer.url)
-        return bbs, BBSClient(bbs.url)
+    def make(time_scale: float = 0.01, cells: bool = False):
+        locket = make_locket(max(time_scale, 0.01)) if cells else None
+        bbs = make_bbs(time_scale=time_scale, auctioneer_url=auctioneer.url,
+                       locket_address=locket.address if locket else None)
+        return bbs, BBSClient(bbs.url), locket
 
     return make
 
 
 def test_missing_instances_are_created_and_auctioned(scaled, auctioneer):
-    bbs, client = scaled()
+    bbs, client, _ = scaled()
     client.desire_lrp(desired_lrp("web", instances=2))
     auctioneer.drain()
     client.remove_actual_lrp("web", 1, models.ActualLRPInstanceKey())
@@ -57,7 +63,7 @@ def test_missing_instances_are_created_and_auctioned(scaled, auctioneer):
 
 
 def test_extra_instances_are_retired_only_in_fresh_domains(scaled):
-    bbs, client = scaled()
+    bbs, client, _ = scaled()
     client.upsert_domain("fresh", 0)
     for domain in ("fresh", "stale"):
         client.desire_lrp(desired_lrp(f"web-{domain}", instances=1, domain=domain))
@@ -67,7 +73,7 @@ def test_extra_instances_are_retired_only_in_fresh_domains(scaled):
     assert sorted(by_index(client, "web-fresh")) == [(0, ORDINARY)]
     assert sorted(by_index(client, "web-stale")) == [(0, ORDINARY), (3, ORDINARY)]
     assert _metric(bbs, "LRPsExtra") == 2
-    assert _metric(bbs, 'Domain{domain="fresh"}') == 1
+    assert _metric(bbs, "Domain.fresh") == 1
 
 
 def _crash(client, guid="web"):
@@ -89,7 +95,7 @@ def _converge_until(bbs, client, predicate, timeout: float = 5.0):
 
 
 def test_crashed_instances_wait_their_backoff(scaled, auctioneer):
-    bbs, client = scaled(time_scale=0.01)  # backoff unit 0.3 s
+    bbs, client, _ = scaled(time_scale=0.01)  # backoff unit 0.3 s
     client.desire_lrp(desired_lrp("web"))
     _crash(client)
     _crash(client)
@@ -109,7 +115,7 @@ def test_crashed_instances_wait_their_backoff(scaled, auctioneer):
 
 
 def test_crash_count_resets_after_running_long_enough(scaled):
-    bbs, client = scaled(time_scale=0.002)  # backoff unit 0.06 s, reset after 0.6 s running
+    bbs, client, _ = scaled(time_scale=0.002)  # backoff unit 0.06 s, reset after 0.6 s running
     client.desire_lrp(desired_lrp("web"))
     for _ in range(3):
         _crash(client)
@@ -123,7 +129,7 @@ def test_crash_count_resets_after_running_long_enough(scaled):
 
 
 def test_no_restart_after_200_crashes(scaled):
-    bbs, client = scaled(time_scale=0.01)  # a 3rd crash waits 0.3 s
+    bbs, client, _ = scaled(time_scale=0.01)  # a 3rd crash waits 0.3 s
     client.desire_lrp(desired_lrp("web"))
     client.desire_lrp(desired_lrp("ctl"))
     for _ in range(3):
@@ -148,7 +154,7 @@ def test_no_restart_after_200_crashes(scaled):
 
 
 def test_stale_unclaimed_is_auctioned_again(scaled, auctioneer):
-    bbs, client = scaled(time_scale=0.01)  # stale after 0.3 s
+    bbs, client, _ = scaled(time_scale=0.01)  # stale after 0.3 s
     client.desire_lrp(desired_lrp("web"))
     desired_at = time.monotonic()
     auctioneer.drain()
@@ -165,9 +171,9 @@ def _run_on(client, cell, guid="ig-0", index=0):
     client.start_actual_lrp(lrp_key("web", index), instance_key(cell, guid), net_info())
 
 
-def _lose_cell(bbs, client):
+def _lose_cell(bbs, client, locket):
     """Register cell-0, run web/0 there, let the presence lapse, converge."""
-    client.upsert_cell_presence(presence("cell-0"))
+    locket.register(presence("cell-0"))
     client.desire_lrp(desired_lrp("web"))
     _run_on(client, "cell-0")
     time.sleep(bbs.config.timing.presence_ttl + 0.05)
@@ -175,8 +181,8 @@ def _lose_cell(bbs, client):
 
 
 def test_instances_on_a_lost_cell_become_suspect_and_the_replacement_wins(scaled, auctioneer):
-    bbs, client = scaled(time_scale=0.01)  # presence ttl 0.15 s
-    _lose_cell(bbs, client)
+    bbs, client, locket = scaled(time_scale=0.01, cells=True)  # presence ttl 0.15 s
+    _lose_cell(bbs, client, locket)
     lrps = by_index(client, "web")
     assert lrps[(0, SUSPECT)].state == "RUNNING"
     assert lrps[(0, SUSPECT)].actual_lrp_instance_key.cell_id == "cell-0"
@@ -185,7 +191,7 @@ def test_instances_on_a_lost_cell_become_suspect_and_the_replacement_wins(scaled
     assert _metric(bbs, "SuspectRunningActualLRPs") == 1
     assert _metric(bbs, "SuspectCells") == 1
 
-    client.upsert_cell_presence(presence("cell-1"))
+    locket.register(presence("cell-1"))
     _run_on(client, "cell-1", "ig-1")
     lrps = by_index(client, "web")
     assert list(lrps) == [(0, ORDINARY)]
@@ -193,10 +199,10 @@ def test_instances_on_a_lost_cell_become_suspect_and_the_replacement_wins(scaled
 
 
 def test_a_returning_cell_keeps_its_instance_and_the_replacement_goes(scaled):
-    bbs, client = scaled(time_scale=0.01)
-    _lose_cell(bbs, client)
+    bbs, client, locket = scaled(time_scale=0.01, cells=True)
+    _lose_cell(bbs, client, locket)
     assert (0, SUSPECT) in by_index(client, "web")
-    client.upsert_cell_presence(presence("cell-0"))
+    locket.register(presence("cell-0"))
     bbs.converge()
     lrps = by_index(client, "web")
     assert list(lrps) == [(0, ORDINARY)]
@@ -205,8 +211,8 @@ def test_a_returning_cell_keeps_its_instance_and_the_replacement_goes(scaled):
 
 
 def test_task_convergence(scaled, auctioneer):
-    bbs, client = scaled(time_scale=0.001)  # kick 0.03 s, completed tasks expire after 0.12 s
-    client.upsert_cell_presence(presence("cell-0"))
+    bbs, client, locket = scaled(time_scale=0.001, cells=True)  # kick 0.03 s, completed expire after 0.12 s
+    locket.register(presence("cell-0"))
     client.desire_task("pending", "d", task_definition())
     client.desire_task("on-lost-cell", "d", task_definition())
     client.start_task("on-lost-cell", "cell-gone")
@@ -227,7 +233,7 @@ def test_task_convergence(scaled, auctioneer):
 
 
 def test_expired_pending_tasks_fail(scaled):
-    bbs, client = scaled(time_scale=0.0002)  # pending tasks expire after 0.36 s
+    bbs, client, _ = scaled(time_scale=0.0002)  # pending tasks expire after 0.36 s
     client.desire_task("slow", "d", task_definition())
     time.sleep(0.4)
     bbs.converge()
@@ -239,8 +245,8 @@ def test_expired_pending_tasks_fail(scaled):
 def test_convergence_loop_runs_on_its_interval_and_reports_durations(make_bbs):
     bbs = make_bbs(convergence_interval=0.1)
     deadline = time.monotonic() + 10
-    while _metric(bbs, "ConvergenceLRPRuns_total") < 2 and time.monotonic() < deadline:
+    while _metric(bbs, "ConvergenceLRPRuns") < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _metric(bbs, "ConvergenceLRPRuns_total") >= 2
+    assert _metric(bbs, "ConvergenceLRPRuns") >= 2
     assert _metric(bbs, "ConvergenceLRPDuration") > 0
     assert _metric(bbs, "ConvergenceTaskDuration") > 0

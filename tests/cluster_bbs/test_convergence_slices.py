@@ -16,8 +16,9 @@ import pytest
 
 from pytest_diego.bbs import models
 from pytest_diego.cluster.bbs import actual, convergence
+from pytest_diego.cluster.bbs.cells import CellDirectory, Presence
 from pytest_diego.cluster.bbs.core import Core
-from pytest_diego.cluster.bbs.state import CRASHED, RUNNING, Rec, State, Tx
+from pytest_diego.cluster.bbs.state import CRASHED, RUNNING, State, Tx
 from pytest_diego.cluster.timing import Timing
 from pytest_diego.lager import Logger
 from pytest_diego.workload.builders import desired_lrp
@@ -72,16 +73,19 @@ class CountingLock:
         self._lock.release()
 
 
+PRESENT = {"cell-a": Presence(models.CellPresence(cell_id="cell-a"))}  # no rep_url
+
+
 def cluster(tmp_path, name: str) -> tuple[Core, Auctions, CountingLock]:
     """A state with 40 LRPs in every situation convergence acts on, cell-a present, cell-b lost."""
     state = State()
     lock = state.lock = CountingLock()  # type: ignore[assignment]
     state.writer = NoStore()  # type: ignore[assignment]
     auctions = Auctions()
-    core = Core(state, Timing(time_scale=0.01), Logger("bbs", tmp_path / f"{name}.log"),
-                auctions, outbound=None, hub=None)  # type: ignore[arg-type]
+    logger = Logger("bbs", tmp_path / f"{name}.log")
+    core = Core(state, Timing(time_scale=0.01), logger, auctions, outbound=None, hub=None,  # type: ignore[arg-type]
+                cells=CellDirectory(None, logger))  # retired extras: no Locket, so removed at once
     now = time.time()
-    state.cells["cell-a"] = (Rec(models.CellPresence(cell_id="cell-a")), now + 60)  # no rep_url
     state.domains["fresh"] = None
     tx = Tx()
     long_ago = int((now - 3600) * 1e9)
@@ -114,11 +118,11 @@ def outcome(core: Core) -> set[tuple[str, int, int, str, str]]:
 
 def test_sliced_pass_decides_what_one_pass_decides(tmp_path, monkeypatch):
     whole, whole_auctions, whole_lock = cluster(tmp_path, "whole")
-    counts_whole = convergence.converge_lrps(whole)
+    counts_whole = convergence.converge_lrps(whole, PRESENT)
 
     sliced, sliced_auctions, sliced_lock = cluster(tmp_path, "sliced")
     monkeypatch.setattr(convergence, "RECORDS_PER_SLICE", 7)
-    counts_sliced = convergence.converge_lrps(sliced)
+    counts_sliced = convergence.converge_lrps(sliced, PRESENT)
 
     assert counts_sliced == counts_whole
     assert outcome(sliced) == outcome(whole)
@@ -126,7 +130,7 @@ def test_sliced_pass_decides_what_one_pass_decides(tmp_path, monkeypatch):
     # every situation was met, so the comparison covers them all
     assert counts_whole["LRPsMissing"] == 16 and counts_whole["LRPsExtra"] == 8
     assert counts_whole["SuspectRunningActualLRPs"] == 8 and counts_whole["CrashingDesiredLRPs"] == 8
-    assert whole_lock.holds == 2  # the snapshot, then everything in one slice
+    assert whole_lock.holds == 3  # the list, everything in one slice, then the retired extras removed
     assert sliced_lock.holds >= 20  # ~170 records in slices of about 7: the lock was let go
 
 
@@ -134,15 +138,16 @@ def test_sliced_pass_decides_what_one_pass_decides(tmp_path, monkeypatch):
 def test_every_slice_size_converges_every_process(tmp_path, monkeypatch, per_slice):
     core, auctions, _ = cluster(tmp_path, f"s{per_slice}")
     monkeypatch.setattr(convergence, "RECORDS_PER_SLICE", per_slice)
-    counts = convergence.converge_lrps(core)
+    counts = convergence.converge_lrps(core, PRESENT)
     assert counts["LRPsDesired"] == 120
     assert {guid for guid, _ in auctions.lrps} >= {f"app-{n}" for n in range(0, 40, 5)}  # missing ones
 
 
-def test_a_cell_that_registers_between_slices_is_present_for_later_slices(tmp_path, monkeypatch):
-    """Requests run between slices: a cell whose presence arrives meanwhile may already run
-    instances, and a later slice must not call them SUSPECT and auction duplicates."""
-    core, auctions, lock = cluster(tmp_path, "late-cell")
+def test_a_cell_that_registers_during_a_pass_is_seen_by_the_next_one(tmp_path, monkeypatch):
+    """The present cells are read once, before the pass, as Diego's convergence reads them: an
+    instance running on a cell whose presence arrived meanwhile is SUSPECT for one pass, and the
+    next pass, seeing the cell, keeps it and drops the replacement."""
+    core, auctions, _ = cluster(tmp_path, "late-cell")
     state = core.state
     tx = Tx()
     late = desired_lrp("zz-on-late-cell", domain="fresh", instances=1)
@@ -152,14 +157,15 @@ def test_a_cell_that_registers_between_slices_is_present_for_later_slices(tmp_pa
     row.actual_lrp_instance_key.cell_id = "cell-late"
     row.actual_lrp_instance_key.instance_guid = "late-0"
     state.put_actual(tx, row)
-
-    def register(holds: int) -> None:
-        if holds == 3:  # the second slice: the cell registers now
-            state.cells["cell-late"] = (Rec(models.CellPresence(cell_id="cell-late")), time.time() + 60)
-
-    lock.on_take = register
     monkeypatch.setattr(convergence, "RECORDS_PER_SLICE", 7)
-    convergence.converge_lrps(core)
+    convergence.converge_lrps(core, PRESENT)
+    suspect = state.actual("zz-on-late-cell", 0, models.ActualLRP.SUSPECT)
+    assert suspect is not None and suspect.actual_lrp_instance_key.instance_guid == "late-0"
+    assert ("zz-on-late-cell", (0,)) in auctions.lrps
+
+    with_late = {**PRESENT, "cell-late": Presence(models.CellPresence(cell_id="cell-late"))}
+    convergence.converge_lrps(core, with_late)
     after = state.actual("zz-on-late-cell", 0)
     assert after is not None and after.state == RUNNING and after.presence == models.ActualLRP.ORDINARY
-    assert ("zz-on-late-cell", (0,)) not in auctions.lrps
+    assert after.actual_lrp_instance_key.instance_guid == "late-0"
+    assert state.actual("zz-on-late-cell", 0, models.ActualLRP.SUSPECT) is None

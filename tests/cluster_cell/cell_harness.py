@@ -1,4 +1,5 @@
-"""A fake BBS (the cell-side routes, in memory) and an in-process cell serving the real rep API.
+"""The BBS's cell-side routes kept in memory, an in-process cell serving the real rep API, and
+what the tests send a cell and read back from it.
 
 Imported by this directory's conftest and tests (a plain module, not a conftest, so tests can
 import its classes by name).
@@ -9,26 +10,31 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from pytest_diego.bbs import models
 from pytest_diego.bbs.errors import BBSError
-from pytest_diego.cluster.cell.api import make_handler
+from pytest_diego.cluster.cell.api import admin_handler, rep_handler
 from pytest_diego.cluster.cell.container_model import ContainerModel
 from pytest_diego.cluster.cell.http import Listener, serve
 from pytest_diego.cluster.cell.ledger import Capacity
 from pytest_diego.cluster.cell.rep import CellConfig, Rep
+from pytest_diego.cluster.cell.tls import CellCertificates
 from pytest_diego.cluster.timing import Timing
 from pytest_diego.lager import Logger
+from pytest_diego.rep import models as rep_models
 
 _addresses = itertools.count(1)
 
 
-class FakeBBS:
-    """Keeps ActualLRPs and Tasks like the BBS does for one cell's calls, and records every call."""
+class CellSideBBS:
+    """The ``BBSClient`` methods a cell calls, answered from memory: keeps ActualLRPs and Tasks
+    like the BBS does for one cell's calls, and records every call."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -36,8 +42,8 @@ class FakeBBS:
         self.actual: dict[tuple[str, int], models.ActualLRP] = {}
         self.desired: dict[str, models.DesiredLRP] = {}
         self.task_rows: dict[str, models.Task] = {}
-        self.presences: list[models.CellPresence] = []
         self.refuse_claims = False
+        self.keep_evacuated = True  # what EvacuateRunningActualLRP answers (keep_container)
 
     def _record(self, name: str, *args: Any) -> None:
         with self.lock:
@@ -60,10 +66,6 @@ class FakeBBS:
                                             task_definition=definition or models.TaskDefinition())
 
     # --- the BBSClient methods a cell calls
-    def upsert_cell_presence(self, presence: models.CellPresence) -> None:
-        self._record("upsert_cell_presence", presence)
-        self.presences.append(presence)
-
     def claim_actual_lrp(self, process_guid: str, index: int,
                          instance_key: models.ActualLRPInstanceKey) -> None:
         self._record("claim_actual_lrp", process_guid, index, instance_key)
@@ -124,16 +126,44 @@ class FakeBBS:
         task.state, task.failed, task.failure_reason, task.result = (models.Task.Completed, failed,
                                                                       failure_reason, result)
 
+    def evacuate_running_actual_lrp(self, key: models.ActualLRPKey, instance_key: models.ActualLRPInstanceKey,
+                                    net_info: models.ActualLRPNetInfo, **kw: Any) -> bool:
+        self._record("evacuate_running_actual_lrp", key, instance_key, net_info)
+        return self.keep_evacuated
+
+    def evacuate_claimed_actual_lrp(self, key: models.ActualLRPKey,
+                                    instance_key: models.ActualLRPInstanceKey) -> bool:
+        self._record("evacuate_claimed_actual_lrp", key, instance_key)
+        return False
+
     def tasks(self, cell_id: str | None = None, **_: Any) -> list[models.Task]:
         self._record("tasks", cell_id)
         return [t for t in self.task_rows.values() if t.cell_id == cell_id]
 
 
+class FakePresence:
+    """The presence keeper's interface, recording each presence the cell keeps (Locket is tested
+    with the real keeper in test_presence_keeper.py)."""
+
+    def __init__(self) -> None:
+        self.presences: list[models.CellPresence] = []
+        self.released = 0
+
+    def keep(self, presence: models.CellPresence) -> bool:
+        self.presences.append(presence)
+        return True
+
+    def release(self) -> None:
+        self.released += 1
+
+
 @dataclass
 class RunningCell:
     rep: Rep
-    bbs: FakeBBS
-    url: str
+    bbs: CellSideBBS
+    presence: FakePresence
+    url: str  # the securable listener: the rep API
+    admin_url: str  # ping, evacuate, metrics
     address: str
     loop: asyncio.AbstractEventLoop
 
@@ -147,7 +177,8 @@ class RunningCell:
         return self.call(wrapper())
 
 
-def start_cell(tmp_path: Path, bbs: FakeBBS, **config: Any) -> Iterator[RunningCell]:
+def start_cell(tmp_path: Path, bbs: CellSideBBS, tls: CellCertificates | None = None,
+               **config: Any) -> Iterator[RunningCell]:
     address = f"127.1.200.{next(_addresses)}"
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -155,19 +186,24 @@ def start_cell(tmp_path: Path, bbs: FakeBBS, **config: Any) -> Iterator[RunningC
     logger = Logger("rep", tmp_path / "cell.log")
     settings = {"capacity": Capacity(1024, 2048, 4), "timing": Timing(1.0),
                 "container_model": ContainerModel("zero"), **config}
-    rep = Rep(CellConfig(cell_id="cell-0", zone="z0", address=address, **settings), bbs, logger)
+    presence = FakePresence()
+    rep = Rep(CellConfig(cell_id="cell-0", zone="z0", address=address, **settings), bbs, logger, presence)
 
-    async def begin() -> Listener:
-        server = await serve(make_handler(rep), address, 0)
-        rep.rep_url = f"http://{address}:{server.port}"
-        return server
+    async def begin() -> list[Listener]:
+        context = tls.server_context("cell-0", address) if tls else None
+        secure = await serve(rep_handler(rep), address, 0, tls=context)
+        admin = await serve(admin_handler(rep, lambda: rep._spawn(rep.evacuate())), address, 0)
+        scheme = "https" if context else "http"
+        rep.rep_url, rep.admin_url = f"{scheme}://{address}:{secure.port}", f"http://{address}:{admin.port}"
+        return [secure, admin]
 
-    server = asyncio.run_coroutine_threadsafe(begin(), loop).result(5)
-    cell = RunningCell(rep, bbs, rep.rep_url, address, loop)
+    servers = asyncio.run_coroutine_threadsafe(begin(), loop).result(5)
+    cell = RunningCell(rep, bbs, presence, rep.rep_url, rep.admin_url, address, loop)
     yield cell
 
     async def end() -> None:
-        server.close()
+        for server in servers:
+            server.close()
         await rep.close()
 
     asyncio.run_coroutine_threadsafe(end(), loop).result(5)
@@ -176,3 +212,40 @@ def start_cell(tmp_path: Path, bbs: FakeBBS, **config: Any) -> Iterator[RunningC
     loop.close()
     logger.close()
 
+
+def lrp_work(guid: str, index: int, memory_mb: int = 128, disk_mb: int = 256) -> rep_models.LRP:
+    """One LRP start of the auctioneer's ``/work`` body (Diego's ``rep.LRP``)."""
+    return rep_models.LRP(process_guid=guid, index=index, domain="d", memory_mb=memory_mb, disk_mb=disk_mb,
+                          root_fs="preloaded:cflinuxfs4", placement_tags=())
+
+
+def task_work(guid: str, memory_mb: int = 64) -> rep_models.Task:
+    """One Task of the auctioneer's ``/work`` body (Diego's ``rep.Task``)."""
+    return rep_models.Task(task_guid=guid, domain="d", memory_mb=memory_mb, disk_mb=64,
+                           root_fs="preloaded:cflinuxfs4", placement_tags=())
+
+
+def post_work(cell: RunningCell, lrps: Iterable[rep_models.LRP] = (),
+              tasks: Iterable[rep_models.Task] = ()) -> rep_models.Work:
+    """POST ``/work`` as the auctioneer does; the cell's answer is the work it hands back."""
+    work = rep_models.Work(lrps=tuple(lrps), tasks=tuple(tasks), cell_id="cell-0")
+    r = requests.post(f"{cell.url}/work", data=rep_models.encode(work.to_json()), timeout=5)
+    assert r.status_code == 200
+    return rep_models.Work.from_json(r.json())
+
+
+def state(cell: RunningCell) -> rep_models.CellState:
+    """The cell's ``/state``, as the auctioneer reads it."""
+    return rep_models.CellState.from_json(requests.get(f"{cell.url}/state", timeout=5).json())
+
+
+def available(cell: RunningCell) -> tuple[int, int, int]:
+    """The cell's available memory, disk and containers."""
+    r = state(cell).available
+    return r.memory_mb, r.disk_mb, r.containers
+
+
+def running(bbs: CellSideBBS, guid: str, index: int) -> models.ActualLRP | None:
+    """The ActualLRP ``guid``/``index`` if it is RUNNING."""
+    lrp = bbs.actual.get((guid, index))
+    return lrp if lrp is not None and lrp.state == "RUNNING" else None

@@ -1,4 +1,5 @@
-"""Start a BBS, an auctioneer and cells as real processes for a test, and stop every one of them.
+"""Start Locket, a BBS, an auctioneer and cells as real processes for a test, and stop every one
+of them.
 
 Only the scheduling part of the embedded cluster (no router, no route emitter), so these tests
 need nothing else to work. Cells get addresses in ``127.1.<octet>.0/24`` so that tests running
@@ -7,31 +8,17 @@ beside a full cluster (which uses ``127.1.0.x``) never share instance ports with
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_diego.bbs import BBSClient, models
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen[bytes]
-    info: dict[str, Any] = field(default_factory=dict)
+from tests.support.components import ComponentProcess, wait_ready
+from tests.support.lager_logs import log_records
+from tests.support.ports import free_port
+from tests.support.waits import wait_until
 
 
 class DiegoProcesses:
@@ -46,75 +33,49 @@ class DiegoProcesses:
         self.address_octet = address_octet
         self.cell_args = cell_args
         self.start_timeout = start_timeout
-        self.procs: dict[str, Proc] = {}
+        self.procs: dict[str, ComponentProcess] = {}
         self.client: BBSClient | None = None
 
     def cell_address(self, i: int) -> str:
         return f"127.1.{self.address_octet}.{i + 1}"
 
-    def _spawn(self, name: str, module: str, *args: str) -> Proc:
-        (self.state_dir / "run" / f"{name}.json").unlink(missing_ok=True)
-        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
-        out = open(self.state_dir / "logs" / f"{name}.out", "wb")  # noqa: SIM115 - child owns it
-        popen = subprocess.Popen([sys.executable, "-m", module, "--state-dir", str(self.state_dir),
-                                  "--time-scale", repr(self.time_scale), *args],
-                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        out.close()
-        proc = Proc(name, popen)
+    def _spawn(self, name: str, component: str, *args: str) -> ComponentProcess:
+        proc = ComponentProcess(component, self.state_dir, "--time-scale", repr(self.time_scale), *args,
+                                name=name)
         self.procs[name] = proc
         return proc
 
     def _wait_ready(self, names: list[str]) -> None:
-        deadline = time.monotonic() + self.start_timeout
-        for name in names:
-            path = self.state_dir / "run" / f"{name}.json"
-            proc = self.procs[name]
-            while not path.exists():
-                if proc.popen.poll() is not None:
-                    out = (self.state_dir / "logs" / f"{name}.out").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"{name} exited with {proc.popen.returncode}:\n{out}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{name} wrote no run file within {self.start_timeout}s")
-                time.sleep(0.02)
-            proc.info = json.loads(path.read_text())
+        wait_ready([self.procs[name] for name in names], self.start_timeout)
 
-    def start_cell(self, i: int) -> Proc:
+    def start_cell(self, i: int) -> ComponentProcess:
         cell_id = f"cell-{i}"
-        proc = self._spawn(cell_id, "pytest_diego.cluster.cell", "--bbs-url", self.bbs_url,
-                           "--cell-id", cell_id, "--zone", f"z{i % self.zones}",
-                           "--address", self.cell_address(i), *self.cell_args)
+        proc = self._spawn(cell_id, "cell", "--bbs-url", self.bbs_url,
+                           "--locket-address", self.locket_address, "--cell-id", cell_id,
+                           "--zone", f"z{i % self.zones}", "--address", self.cell_address(i), *self.cell_args)
         return proc
 
     def start(self) -> DiegoProcesses:
         auctioneer_port = free_port()
-        self._spawn("bbs", "pytest_diego.cluster.bbs", "--auctioneer-url",
-                    f"http://127.0.0.1:{auctioneer_port}")
+        self._spawn("locket", "locket")
+        self._wait_ready(["locket"])
+        self.locket_address = self.procs["locket"].info["address"]
+        self._spawn("bbs", "bbs", "--auctioneer-url",
+                    f"http://127.0.0.1:{auctioneer_port}", "--locket-address", self.locket_address)
         self._wait_ready(["bbs"])
         self.bbs_url = self.procs["bbs"].info["url"]
-        self._spawn("auctioneer", "pytest_diego.cluster.auctioneer", "--bbs-url", self.bbs_url,
+        self._spawn("auctioneer", "auctioneer", "--bbs-url", self.bbs_url,
                     "--port", str(auctioneer_port))
         for i in range(self.cell_count):
             self.start_cell(i)
         self._wait_ready(["auctioneer", *(f"cell-{i}" for i in range(self.cell_count))])
         self.client = BBSClient(self.bbs_url, timeout=10.0)
-        self.wait_for(lambda: len(self.client.cells()) == self.cell_count, "cells to be present")
+        wait_until(lambda: len(self.client.cells()) == self.cell_count, 30, "every cell to be present")
         return self
-
-    def wait_for(self, check: Any, what: str, timeout: float = 30.0, interval: float = 0.05) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = check()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-            time.sleep(interval)
 
     def log_messages(self, name: str, message: str) -> list[dict[str, Any]]:
         """The lager records of component ``name`` whose message is ``message``."""
-        path = self.state_dir / "logs" / f"{name}.log"
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        return [r for r in records if r["message"] == message]
+        return log_records(self.state_dir / "logs" / f"{name}.log", message)
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs[name]

@@ -12,6 +12,8 @@ import requests
 from diego_processes import DiegoProcesses, desired_lrp, running
 
 from pytest_diego.bbs import models
+from pytest_diego.measure.prometheus_text import exposition_values
+from tests.support.waits import wait_until
 
 TIME_SCALE = 0.05
 
@@ -39,7 +41,7 @@ def test_desired_tasks_complete_on_the_cells(diego):
         tasks = [t for t in diego.client.tasks(domain="fezzik") if t.state == models.Task.Completed]
         return tasks if len(tasks) == len(guids) else None
 
-    tasks = diego.wait_for(completed, "9 tasks to complete")
+    tasks = wait_until(completed, 30, "9 tasks to complete")
     assert all(not t.failed and t.result == t.task_guid for t in tasks)
     # the BBS clears cell_id on completion (as Diego does); the cells' lager logs say who ran what
     ran = {f"cell-{i}": diego.log_messages(f"cell-{i}", "rep.task.completed") for i in range(3)}
@@ -49,7 +51,7 @@ def test_desired_tasks_complete_on_the_cells(diego):
 
 def test_lrp_instances_run_spread_over_cells_and_answer_http(diego):
     diego.client.desire_lrp(desired_lrp("spread", 6))
-    lrps = diego.wait_for(lambda: running(diego, "spread", 6), "6 RUNNING instances")
+    lrps = wait_until(lambda: running(diego, "spread", 6), 30, "6 RUNNING instances")
     assert Counter(a.actual_lrp_instance_key.cell_id for a in lrps) == {"cell-0": 2, "cell-1": 2, "cell-2": 2}
     for lrp in lrps:
         cell_index = int(lrp.actual_lrp_instance_key.cell_id.removeprefix("cell-"))
@@ -61,8 +63,8 @@ def test_lrp_instances_run_spread_over_cells_and_answer_http(diego):
 
 def test_an_oversized_lrp_gets_a_placement_error(diego):
     diego.client.desire_lrp(desired_lrp("too-big", 1, memory_mb=40_000))
-    lrp = diego.wait_for(lambda: next((a for a in diego.client.actual_lrps(process_guid="too-big")
-                                       if a.placement_error), None), "a placement error")
+    lrp = wait_until(lambda: next((a for a in diego.client.actual_lrps(process_guid="too-big")
+                                   if a.placement_error), None), 30, "a placement error")
     assert (lrp.state, lrp.placement_error) == ("UNCLAIMED", "insufficient resources: memory")
 
 
@@ -79,7 +81,7 @@ def test_a_crashing_app_is_restarted_by_the_crash_policy(diego):
             seen_running_after_crash.append(lrp.crash_count)
         return lrp.crash_count
 
-    diego.wait_for(lambda: crash_count() >= 4, "crash_count 4", timeout=40)
+    wait_until(lambda: crash_count() >= 4, 40, "crash_count 4")
     assert seen_running_after_crash  # restarted, not just crashed
     (lrp,) = diego.client.actual_lrps(process_guid="crashy")
     assert lrp.crash_reason == "APP/PROC/WEB: Exited with status 1"
@@ -88,7 +90,7 @@ def test_a_crashing_app_is_restarted_by_the_crash_policy(diego):
 def test_a_killed_cells_instances_run_elsewhere(tmp_path: Path):
     with DiegoProcesses(tmp_path, cells=3, time_scale=TIME_SCALE, address_octet=78) as d:
         d.client.desire_lrp(desired_lrp("survivor", 6))
-        lrps = d.wait_for(lambda: running(d, "survivor", 6), "6 RUNNING instances")
+        lrps = wait_until(lambda: running(d, "survivor", 6), 30, "6 RUNNING instances")
         victims = [a for a in lrps if a.actual_lrp_instance_key.cell_id == "cell-1"]
         assert victims
         d.kill("cell-1", signal.SIGKILL)
@@ -99,24 +101,25 @@ def test_a_killed_cells_instances_run_elsewhere(tmp_path: Path):
             now = running(d, "survivor", 6)
             return now if now and all(a.actual_lrp_instance_key.cell_id != "cell-1" for a in now) else None
 
-        lrps = d.wait_for(recovered, "instances to run on the surviving cells", timeout=limit)
+        lrps = wait_until(recovered, limit, "instances to run on the surviving cells")
         assert {a.actual_lrp_instance_key.cell_id for a in lrps} == {"cell-0", "cell-2"}
         assert all(answers(a)["cell_id"] in ("cell-0", "cell-2") for a in lrps)
 
 
 def test_components_expose_diego_metrics_and_auction_logs(diego):
     auctioneer = requests.get(diego.procs["auctioneer"].info["metrics_url"], timeout=5).text
-    values = {line.split()[0]: float(line.split()[1]) for line in auctioneer.splitlines()
-              if line and not line.startswith("#")}
-    assert values["AuctioneerLRPAuctionsStarted_total"] >= 6  # "spread", and crash restarts
-    assert values["AuctioneerLRPAuctionsFailed_total"] >= 1  # "too-big"
-    assert values["AuctioneerTaskAuctionsStarted_total"] >= 9
+    values = exposition_values(auctioneer, ["AuctioneerLRPAuctionsStarted", "AuctioneerLRPAuctionsFailed",
+                                            "AuctioneerTaskAuctionsStarted", "AuctioneerFetchStatesDuration"])
+    assert values["AuctioneerLRPAuctionsStarted"] >= 6  # "spread", and crash restarts
+    assert values["AuctioneerLRPAuctionsFailed"] >= 1  # "too-big"
+    assert values["AuctioneerTaskAuctionsStarted"] >= 9
     assert values["AuctioneerFetchStatesDuration"] > 0
     assert len(diego.log_messages("auctioneer", "auctioneer.auction.scheduling")) == \
         len(diego.log_messages("auctioneer", "auctioneer.auction.scheduled")) >= 1
     cell = requests.get(diego.procs["cell-0"].info["metrics_url"], timeout=5).text
-    for name in ("RepBulkSyncDuration", "ContainerCount", "StartingContainerCount", "CapacityRemainingMemory",
-                 "CapacityRemainingDisk", "CapacityRemainingContainers",
-                 "GardenContainerCreationSucceededDuration"):
-        assert f"\n{name} " in f"\n{cell}"
+    names = ("RepBulkSyncDuration", "ContainerCount", "StartingContainerCount", "CapacityRemainingMemory",
+             "CapacityRemainingDisk", "CapacityRemainingContainers",
+             "GardenContainerCreationSucceededDuration")
+    assert set(exposition_values(cell, names)) == set(names)
+    assert 'instance_id="cell-0"' in cell and 'source_id="rep"' in cell
     assert diego.log_messages("cell-0", "rep.bulk-sync.finished")  # the 1.5 s loop has run

@@ -18,6 +18,9 @@ from pytest_diego.cluster.cell.container_model import ContainerModel, parse_cont
     ("fixed:0.5", ContainerModel("fixed", 0.5)),
     ("uniform:0.1,0.5", ContainerModel("uniform", 0.1, 0.5)),
     (" lognormal:0.2,0.5 ", ContainerModel("lognormal", 0.2, 0.5)),
+    ("scaled:fixed:4", ContainerModel("fixed", 4.0, scaled=True)),
+    ("scaled:lognormal:2,0.55", ContainerModel("lognormal", 2.0, 0.55, scaled=True)),
+    ("scaled:0", ContainerModel("zero", scaled=True)),
 ])
 def test_container_model_specs(spec, model):
     assert parse_container_model(spec) == model
@@ -32,6 +35,8 @@ def test_container_model_specs(spec, model):
     ("lognormal:0,1", "median must be > 0"),
     ("fixed:-1", "finite and >= 0"),
     ("fixed:inf", "finite and >= 0"),
+    ("scaled:soon", "optionally after 'scaled:'"),
+    ("scaled:", "expected '0'"),
 ])
 def test_container_model_errors_say_what_is_wrong(spec, message):
     with pytest.raises(ValueError, match="container model") as e:
@@ -49,13 +54,27 @@ def test_container_model_samples():
     assert statistics.median(lognormal) == pytest.approx(0.3, rel=0.05)
 
 
+def test_only_scaled_models_follow_the_time_scale():
+    rng = random.Random(7)
+    assert parse_container_model("fixed:4").sample(rng, time_scale=0.1) == 4.0
+    assert parse_container_model("scaled:fixed:4").sample(rng, time_scale=0.1) == pytest.approx(0.4)
+    assert parse_container_model("scaled:fixed:4").sample(rng, time_scale=1.0) == 4.0
+    uniform = [parse_container_model("scaled:uniform:1,3").sample(rng, 0.1) for _ in range(500)]
+    assert min(uniform) >= 0.1 and max(uniform) <= 0.3 + 1e-9
+    lognormal = [parse_container_model("scaled:lognormal:2,0.55").sample(rng, 0.1) for _ in range(4000)]
+    assert statistics.median(lognormal) == pytest.approx(0.2, rel=0.05)
+    # the shape stays: the 90th percentile is still about 2x the median (exp(1.2816 * 0.55))
+    assert statistics.quantiles(lognormal, n=10)[-1] / statistics.median(lognormal) == pytest.approx(
+        2.02, rel=0.1)
+
+
 def test_cli_rejects_a_bad_container_model(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--state-dir", "/tmp/x", "--bbs-url", "http://127.0.0.1:1", "--cell-id", "cell-0",
-                    "--container-model", "soon"])
+                    "--locket-address", "127.0.0.1:2", "--container-model", "soon"])
     assert "container model 'soon'" in capsys.readouterr().err
     args = parse_args(["--state-dir", "/tmp/x", "--bbs-url", "http://b", "--cell-id", "c",
-                       "--time-scale", "0.1"])
+                       "--locket-address", "l:1", "--time-scale", "0.1"])
     assert args.crash_time_scale == 0.1 and args.memory_mb == 32768 and args.containers == 250
 
 

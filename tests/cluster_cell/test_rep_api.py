@@ -7,50 +7,27 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
-from cell_harness import FakeBBS, RunningCell, start_cell
+from cell_harness import (
+    CellSideBBS,
+    RunningCell,
+    available,
+    lrp_work,
+    post_work,
+    running,
+    start_cell,
+    state,
+    task_work,
+)
 
+from pytest_diego import rep
 from pytest_diego.bbs import models
-from pytest_diego.cluster.cell.rep import CRASH_REASON, MISSING_TASK_CONTAINER, metrics_text
-
-
-def eventually(check, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.02)
-
-
-def lrp_work(guid: str, index: int, memory_mb: int = 128, disk_mb: int = 256) -> dict[str, Any]:
-    return {"process_guid": guid, "index": index, "domain": "d", "memory_mb": memory_mb, "disk_mb": disk_mb,
-            "max_pids": 0, "root_fs": "preloaded:cflinuxfs4", "placement_tags": []}
-
-
-def task_work(guid: str, memory_mb: int = 64) -> dict[str, Any]:
-    return {"task_guid": guid, "domain": "d", "memory_mb": memory_mb, "disk_mb": 64, "max_pids": 0,
-            "root_fs": "preloaded:cflinuxfs4", "placement_tags": []}
-
-
-def post_work(cell: RunningCell, lrps=(), tasks=()) -> dict[str, Any]:
-    r = requests.post(f"{cell.url}/work", json={"lrps": list(lrps), "tasks": list(tasks)}, timeout=5)
-    assert r.status_code == 200
-    return r.json()
-
-
-def state(cell: RunningCell) -> dict[str, Any]:
-    return requests.get(f"{cell.url}/state", timeout=5).json()
-
-
-def running(bbs: FakeBBS, guid: str, index: int) -> models.ActualLRP | None:
-    lrp = bbs.actual.get((guid, index))
-    return lrp if lrp is not None and lrp.state == "RUNNING" else None
+from pytest_diego.cluster.cell.rep import CRASH_REASON, MISSING_TASK_CONTAINER
+from pytest_diego.measure.metric_samples import MetricNames
+from pytest_diego.measure.prometheus_text import exposition_values, parse_exposition
+from tests.support.waits import wait_until
 
 
 def port_closed(address: str, port: int) -> bool:
@@ -60,18 +37,19 @@ def port_closed(address: str, port: int) -> bool:
 
 def test_state_of_an_empty_cell(cell):
     s = state(cell)
-    assert s["cell_id"] == "cell-0" and s["zone"] == "z0" and s["rep_url"] == cell.url
-    assert s["total_resources"] == s["available_resources"] == {"memory_mb": 1024, "disk_mb": 2048,
-                                                                 "containers": 4}
-    assert (s["lrps"], s["tasks"], s["starting_container_count"]) == ([], [], 0)
-    assert s["rootfs_providers"] == ["preloaded", "docker"] and s["evacuating"] is False
+    assert (s.cell_id, s.zone, s.rep_url, s.cell_index) == ("cell-0", "z0", cell.url, 0)
+    assert s.total == s.available == rep.Resources(1024, 2048, 4)
+    assert (s.lrps, s.tasks, s.starting_container_count) == ((), (), 0)
+    assert s.rootfs_providers.match("preloaded:cflinuxfs4") and s.rootfs_providers.match("docker:///busybox")
+    assert not s.rootfs_providers.match("preloaded:windows2016") and s.evacuating is False
 
 
 def test_lrps_are_claimed_started_and_answer_on_their_ports(cell):
     cell.bbs.desire("web", instances=2, ports=[9000])
-    assert post_work(cell, lrps=[lrp_work("web", 0), lrp_work("web", 1)]) == {"lrps": [], "tasks": []}
-    lrps = eventually(lambda: [running(cell.bbs, "web", i) for i in (0, 1)]
-                      if all(running(cell.bbs, "web", i) for i in (0, 1)) else None)
+    assert post_work(cell, lrps=[lrp_work("web", 0), lrp_work("web", 1)]) == rep.Work()
+    lrps = wait_until(lambda: [running(cell.bbs, "web", i) for i in (0, 1)]
+                      if all(running(cell.bbs, "web", i) for i in (0, 1)) else None,
+                      10, "web/0 and web/1 RUNNING")
     ports = sorted(lrp.actual_lrp_net_info.ports[0].host_port for lrp in lrps)
     assert ports == [61001, 61002]
     for lrp in lrps:
@@ -83,22 +61,27 @@ def test_lrps_are_claimed_started_and_answer_on_their_ports(cell):
         assert body == {"process_guid": "web", "index": lrp.actual_lrp_key.index,
                         "instance_guid": lrp.actual_lrp_instance_key.instance_guid, "cell_id": "cell-0"}
     # claimed before started, the desired LRP fetched once for both instances
-    assert [c[0] for c in cell.bbs.calls if c[0] != "upsert_cell_presence"].index("claim_actual_lrp") == 0
+    assert [c[0] for c in cell.bbs.calls].index("claim_actual_lrp") == 0
     assert len(cell.bbs.called("desired_lrp_by_process_guid")) == 1
     s = state(cell)
-    assert s["available_resources"] == {"memory_mb": 1024 - 256, "disk_mb": 2048 - 512, "containers": 2}
-    assert sorted((x["process_guid"], x["index"]) for x in s["lrps"]) == [("web", 0), ("web", 1)]
-    assert s["starting_container_count"] == 0
+    assert available(cell) == (1024 - 256, 2048 - 512, 2)
+    assert sorted((x.process_guid, x.index, x.state) for x in s.lrps) == [
+        ("web", 0, "RUNNING"), ("web", 1, "RUNNING")]
+    assert s.starting_container_count == 0
 
 
-def test_work_that_does_not_fit_is_refused_with_the_placement_error(cell):
+def test_work_that_does_not_fit_is_handed_back_as_the_rep_does(cell):
     cell.bbs.desire("big")
     failed = post_work(cell, lrps=[lrp_work("big", 0, memory_mb=4096)],
                        tasks=[task_work(f"t{i}") for i in range(5)])
-    assert [(f["process_guid"], f["placement_error"]) for f in failed["lrps"]] == [
-        ("big", "insufficient resources: memory")]
-    # 4 containers: the fifth task does not fit
-    assert [f["placement_error"] for f in failed["tasks"]] == ["insufficient resources: containers"]
+    assert failed.lrps == (lrp_work("big", 0, memory_mb=4096),)
+    assert failed.tasks == (task_work("t4"),)  # 4 containers: the fifth task does not fit
+
+
+def test_work_for_another_cell_is_refused(cell):
+    work = rep.Work(lrps=(lrp_work("x", 0),), cell_id="cell-9")
+    r = requests.post(f"{cell.url}/work", data=rep.encode(work.to_json()), timeout=5)
+    assert r.status_code == 500 and state(cell).lrps == ()
 
 
 def test_tasks_run_for_their_duration_then_complete_with_their_guid(cell):
@@ -107,21 +90,21 @@ def test_tasks_run_for_their_duration_then_complete_with_their_guid(cell):
     cell.bbs.desire_task("t-1", definition)
     started = time.monotonic()
     post_work(cell, tasks=[task_work("t-1")])
-    eventually(lambda: cell.bbs.called("start_task"))
-    assert [t["task_guid"] for t in state(cell)["tasks"]] == ["t-1"]
-    (args,) = eventually(lambda: cell.bbs.called("complete_task"))
+    wait_until(lambda: cell.bbs.called("start_task"), 10, "StartTask")
+    assert [(t.task_guid, t.state) for t in state(cell).tasks] == [("t-1", "Running")]
+    (args,) = wait_until(lambda: cell.bbs.called("complete_task"), 10, "CompleteTask")
     assert time.monotonic() - started >= 0.3
     assert args == ("t-1", "cell-0", False, "", "t-1")
-    eventually(lambda: state(cell)["available_resources"]["containers"] == 4)
+    wait_until(lambda: available(cell)[2] == 4, 10, "all 4 containers free")
 
 
 def test_a_task_the_bbs_says_not_to_start_releases_its_reservation(cell):
     cell.bbs.desire_task("t-2")
     cell.bbs.task_rows["t-2"].state = models.Task.Completed  # e.g. cancelled while in the auction
     post_work(cell, tasks=[task_work("t-2")])
-    eventually(lambda: cell.bbs.called("start_task"))
-    eventually(lambda: state(cell)["tasks"] == [])
-    assert state(cell)["available_resources"]["containers"] == 4
+    wait_until(lambda: cell.bbs.called("start_task"), 10, "StartTask")
+    wait_until(lambda: state(cell).tasks == (), 10, "no Task on the cell")
+    assert available(cell)[2] == 4
     assert cell.bbs.called("complete_task") == []
 
 
@@ -129,15 +112,15 @@ def test_a_failed_claim_releases_the_reservation(cell):
     cell.bbs.desire("web")
     cell.bbs.refuse_claims = True
     post_work(cell, lrps=[lrp_work("web", 0)])
-    eventually(lambda: cell.bbs.called("claim_actual_lrp"))
-    eventually(lambda: state(cell)["lrps"] == [])
-    assert state(cell)["available_resources"]["memory_mb"] == 1024
+    wait_until(lambda: cell.bbs.called("claim_actual_lrp"), 10, "ClaimActualLRP")
+    wait_until(lambda: state(cell).lrps == (), 10, "no LRP on the cell")
+    assert available(cell)[0] == 1024
     assert cell.bbs.called("start_actual_lrp") == []
 
 
 @pytest.fixture
 def crashing_cell(tmp_path: Path) -> Iterator[RunningCell]:
-    yield from start_cell(tmp_path, FakeBBS(), crash_time_scale=0.5)
+    yield from start_cell(tmp_path, CellSideBBS(), crash_time_scale=0.5)
 
 
 def test_a_crashing_app_closes_its_port_and_reports_the_crash(crashing_cell):
@@ -147,13 +130,13 @@ def test_a_crashing_app_closes_its_port_and_reports_the_crash(crashing_cell):
         models.EnvironmentVariable(name="MAX_SECONDS_TIL_CRASH", value="0.6")])
     post_work(cell, lrps=[lrp_work("crashy", 0)])
     started = time.monotonic()
-    lrp = eventually(lambda: running(bbs, "crashy", 0))
+    lrp = wait_until(lambda: running(bbs, "crashy", 0), 10, "crashy/0 RUNNING")
     port = lrp.actual_lrp_net_info.ports[0].host_port
-    (args,) = eventually(lambda: bbs.called("crash_actual_lrp"))
+    (args,) = wait_until(lambda: bbs.called("crash_actual_lrp"), 10, "CrashActualLRP")
     assert time.monotonic() - started >= 0.2  # 0.4-0.6 s of app time at crash time scale 0.5
     assert args[2] == CRASH_REASON and args[1].cell_id == "cell-0"
     assert port_closed(cell.address, port)
-    eventually(lambda: state(cell)["available_resources"]["containers"] == 4)
+    wait_until(lambda: available(cell)[2] == 4, 10, "all 4 containers free")
 
 
 def test_stop_removes_the_instance_and_cancel_stops_the_task(cell):
@@ -161,24 +144,25 @@ def test_stop_removes_the_instance_and_cancel_stops_the_task(cell):
     cell.bbs.desire_task("long", models.TaskDefinition(environment_variables=[
         models.EnvironmentVariable(name="TASK_DURATION_SECONDS", value="60")]))
     post_work(cell, lrps=[lrp_work("web", 0)], tasks=[task_work("long")])
-    lrp = eventually(lambda: running(cell.bbs, "web", 0))
-    eventually(lambda: cell.bbs.called("task_by_guid"))
+    lrp = wait_until(lambda: running(cell.bbs, "web", 0), 10, "web/0 RUNNING")
+    wait_until(lambda: cell.bbs.called("task_by_guid"), 10, "TaskByGuid")
     guid, port = lrp.actual_lrp_instance_key.instance_guid, lrp.actual_lrp_net_info.ports[0].host_port
-    assert requests.post(f"{cell.url}/v1/lrps/web/instances/nope/stop", timeout=5).status_code == 404
+    assert requests.post(f"{cell.url}/v1/lrps/web/instances/nope/stop", timeout=5).status_code == 500
     assert requests.post(f"{cell.url}/v1/lrps/web/instances/{guid}/stop", timeout=5).status_code == 202
-    (args,) = eventually(lambda: cell.bbs.called("remove_actual_lrp"))
+    (args,) = wait_until(lambda: cell.bbs.called("remove_actual_lrp"), 10, "RemoveActualLRP")
     assert args[:2] == ("web", 0) and args[2].instance_guid == guid
     assert port_closed(cell.address, port)
     assert requests.post(f"{cell.url}/v1/tasks/long/cancel", timeout=5).status_code == 202
-    assert state(cell)["tasks"] == []
-    assert state(cell)["available_resources"] == state(cell)["total_resources"]
-    assert requests.post(f"{cell.url}/v1/tasks/long/cancel", timeout=5).status_code == 404
+    assert state(cell).tasks == ()
+    assert state(cell).available == state(cell).total
+    # the rep answers before it deletes the container: a Task it does not run is accepted too
+    assert requests.post(f"{cell.url}/v1/tasks/long/cancel", timeout=5).status_code == 202
 
 
 def test_instance_keeps_connections_alive_and_cuts_them_when_stopped(cell):
     cell.bbs.desire("web")
     post_work(cell, lrps=[lrp_work("web", 0)])
-    lrp = eventually(lambda: running(cell.bbs, "web", 0))
+    lrp = wait_until(lambda: running(cell.bbs, "web", 0), 10, "web/0 RUNNING")
     conn = http.client.HTTPConnection(cell.address, lrp.actual_lrp_net_info.ports[0].host_port, timeout=5)
     for _ in range(2):  # one connection, two requests
         conn.request("GET", "/")
@@ -187,7 +171,7 @@ def test_instance_keeps_connections_alive_and_cuts_them_when_stopped(cell):
         response.read()
     guid = lrp.actual_lrp_instance_key.instance_guid
     assert requests.post(f"{cell.url}/v1/lrps/web/instances/{guid}/stop", timeout=5).status_code == 202
-    eventually(lambda: cell.bbs.called("remove_actual_lrp"))
+    wait_until(lambda: cell.bbs.called("remove_actual_lrp"), 10, "RemoveActualLRP")
     with pytest.raises((http.client.HTTPException, ConnectionError)):
         conn.request("GET", "/")
         conn.getresponse()
@@ -202,7 +186,8 @@ def test_bulk_sync_reconciles_with_the_bbs(cell):
     bbs.desire_task("cancelled", models.TaskDefinition(environment_variables=[
         models.EnvironmentVariable(name="TASK_DURATION_SECONDS", value="60")]))
     post_work(cell, lrps=[lrp_work("kept", 0), lrp_work("moved", 0)], tasks=[task_work("cancelled")])
-    eventually(lambda: running(bbs, "kept", 0) and running(bbs, "moved", 0) and bbs.called("task_by_guid"))
+    wait_until(lambda: running(bbs, "kept", 0) and running(bbs, "moved", 0) and bbs.called("task_by_guid"),
+               10, "kept/0 and moved/0 RUNNING and the Task looked up")
     moved_port = bbs.actual[("moved", 0)].actual_lrp_net_info.ports[0].host_port
     # the BBS moved "moved" to another cell, lost "kept"'s start (back to CLAIMED), cancelled the task,
     # and believes this cell runs "forgotten", which it never heard of; a running task here is unknown too
@@ -220,35 +205,47 @@ def test_bulk_sync_reconciles_with_the_bbs(cell):
     cell.call(cell.rep.bulk_sync())
 
     assert port_closed(cell.address, moved_port)
-    assert [x["process_guid"] for x in state(cell)["lrps"]] == ["kept"]
-    assert state(cell)["tasks"] == []
+    assert [x.process_guid for x in state(cell).lrps] == ["kept"]
+    assert state(cell).tasks == ()
     assert len(bbs.called("start_actual_lrp")) == starts_before + 2  # kept, and moved (refused)
     assert bbs.actual[("kept", 0)].state == "RUNNING"
     assert [(a[0], a[2].instance_guid) for a in bbs.called("remove_actual_lrp")] == [("forgotten", "ghost")]
     assert [(a[0], a[2], a[3]) for a in bbs.called("complete_task")] == [
         ("orphan", True, MISSING_TASK_CONTAINER)]
-    metrics = requests.get(f"{cell.url}/metrics", timeout=5).text
-    assert "RepBulkSyncDuration " in metrics and "ContainerCount 1.0" in metrics
+    metrics = requests.get(f"{cell.admin_url}/metrics", timeout=5).text
+    values = exposition_values(metrics, ["RepBulkSyncDuration", "ContainerCount"])
+    assert values["ContainerCount"] == 1 and values["RepBulkSyncDuration"] > 0
 
 
 def test_presence_names_the_cell_and_its_capacity(cell):
     cell.call(cell.rep.heartbeat())
-    (presence,) = cell.bbs.presences
+    (presence,) = cell.presence.presences
     assert (presence.cell_id, presence.zone, presence.rep_url) == ("cell-0", "z0", cell.url)
     capacity = presence.capacity
     assert (capacity.memory_mb, capacity.disk_mb, capacity.containers) == (1024, 2048, 4)
-    assert {p.name: list(p.properties) for p in presence.rootfs_providers} == {
-        "preloaded": ["cflinuxfs3", "cflinuxfs4"], "docker": []}
+    assert {p.name: list(p.properties) for p in presence.rootfs_providers} == {  # the rep's NewCellPresence
+        "preloaded": ["cflinuxfs3", "cflinuxfs4"], "preloaded+layer": ["cflinuxfs3", "cflinuxfs4"],
+        "extra": [], "docker": []}
 
 
-def test_metrics_text_is_prometheus_gauges():
-    assert metrics_text({"ContainerCount": 3}) == b"# TYPE ContainerCount gauge\nContainerCount 3.0\n"
+def test_metrics_are_the_metrics_agents_format_with_the_cell_as_instance(cell):
+    text = requests.get(f"{cell.admin_url}/metrics", timeout=5).text
+    wanted = MetricNames(["ContainerCount", "CapacityRemainingMemory", "RepBulkSyncDuration"])
+    samples = {s.name: s for s in parse_exposition(text, wanted)}
+    assert {s.origin for s in samples.values()} == {"rep"}
+    assert {s.instance for s in samples.values()} == {"cell-0"}
+    memory = samples["CapacityRemainingMemory"]
+    assert (memory.value, memory.unit, memory.labels["zone"]) == (1024, "MiB", "z0")
+    assert samples["RepBulkSyncDuration"].unit == "s" and "zone" not in samples["ContainerCount"].labels
 
 
-@pytest.mark.parametrize("body", [b"[]", b"{", b'{"lrps": [{"index": 0}]}'])
-def test_malformed_work_is_refused(cell, body):
+@pytest.mark.parametrize(("body", "named"), [(b"[]", "Work"), (b"{", "Expecting"),
+                                             (b'{"LRPs": [{"index": "0"}]}', "LRPs[0].index"),
+                                             (b'{"Tasks": [{"state": "Lost"}]}', "Tasks[0].state")])
+def test_malformed_work_is_refused_naming_what_is_wrong(cell, body, named):
     r = requests.post(f"{cell.url}/work", data=body, timeout=5)
-    assert r.status_code == 400 and "invalid work" in r.json()["error"]
+    assert r.status_code == 400 and named in r.json()["error"]
+    assert state(cell).lrps == () and state(cell).tasks == ()
 
 
 def test_bulk_sync_restarts_actual_lrps_a_purged_bbs_lost(cell):
@@ -257,14 +254,14 @@ def test_bulk_sync_restarts_actual_lrps_a_purged_bbs_lost(cell):
     bbs = cell.bbs
     bbs.desire("survivor")
     post_work(cell, lrps=[lrp_work("survivor", 0)])
-    lrp = eventually(lambda: running(bbs, "survivor", 0))
+    lrp = wait_until(lambda: running(bbs, "survivor", 0), 10, "survivor/0 RUNNING")
     port = lrp.actual_lrp_net_info.ports[0].host_port
     guid = lrp.actual_lrp_instance_key.instance_guid
     bbs.actual.clear()  # the store was wiped
 
     cell.call(cell.rep.bulk_sync())
 
-    assert [x["process_guid"] for x in state(cell)["lrps"]] == ["survivor"]
+    assert [x.process_guid for x in state(cell).lrps] == ["survivor"]
     restored = bbs.actual[("survivor", 0)]
     assert restored.state == "RUNNING" and restored.actual_lrp_instance_key.instance_guid == guid
     assert restored.actual_lrp_net_info.ports[0].host_port == port

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
-from launcher_helpers import cluster_processes, wait_until
+from launcher_helpers import cluster_processes, still_running
 
+from pytest_diego.cluster import ClusterConfig, EmbeddedCluster, postgres
 from pytest_diego.cluster import state as cluster_state
 from pytest_diego.cluster.process import ProcessInfo
+from tests.support.waits import wait_until
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -26,6 +30,7 @@ def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     (["--time-scale", "-1"], "argument --time-scale: must be > 0"),
     (["--db", "mysql://root:pw@db/x"], "unsupported scheme in 'db/x'"),
     (["--cell-memory-mb", "-1"], "must be >= 0"),
+    (["--start-timeout", "0"], "argument --start-timeout: must be > 0 seconds, got 0"),
 ])
 def test_bad_values_are_usage_errors(args, message):
     result = cli("cluster", "up", *args)
@@ -49,7 +54,7 @@ def test_down_without_a_cluster_says_so(tmp_path: Path):
 
 def test_cluster_command_needs_a_subcommand():
     result = cli("cluster")
-    assert result.returncode == 2 and "{up,down,status}" in result.stderr
+    assert result.returncode == 2 and "{up,down,status,fault}" in result.stderr
 
 
 def wait_for_command_cluster(state_dir: Path, launcher_pid: int) -> cluster_state.ClusterState:
@@ -63,20 +68,26 @@ def wait_for_command_cluster(state_dir: Path, launcher_pid: int) -> cluster_stat
     return wait_until(ready, 90, "cluster.json of the launcher")  # type: ignore[return-value]
 
 
-def test_sigkill_of_cluster_up_leaves_no_process(tmp_path: Path):
+@pytest.mark.parametrize("db", [[], ["--db", "postgresql"]], ids=["sqlite", "own-postgres"])
+def test_sigkill_of_cluster_up_leaves_no_process(tmp_path: Path, db: list[str]):
     launcher = subprocess.Popen(
         [sys.executable, "-m", "pytest_diego", "cluster", "up", "--cells", "3", "--time-scale", "0.1",
-         "--state-dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+         "--state-dir", str(tmp_path), *db], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL)
     try:
         st = wait_for_command_cluster(tmp_path, launcher.pid)
         procs = cluster_processes(st)
-        assert len(procs) >= 7 and all(p.is_ours() for p in procs.values())
+        assert len(procs) >= 7 + len(db) // 2 and all(p.is_ours() for p in procs.values())
+        backends = psutil.Process(procs["postgres"].pid).children() if db else []
     finally:
         launcher.kill()
         launcher.wait()
     wait_until(lambda: not any(p.is_ours() for p in procs.values()), 10,
                "every component to exit after its launcher was SIGKILLed")
+    wait_until(lambda: not still_running(backends), 10, "the database's backends to exit with it")
+    scratch = st.components["postgres"].extra["scratch_dir"] if db else ""
+    if scratch:  # as root the data was outside the state dir: the next database start deletes it
+        assert Path(scratch) in postgres.sweep_scratch() and not Path(scratch).exists()
 
 
 def test_sigterm_of_cluster_up_stops_the_cluster(tmp_path: Path):
@@ -134,4 +145,48 @@ def test_default_state_dir_is_a_new_temp_dir_and_is_printed():
         assert (state_dir / "cluster.json").exists()
     finally:
         down = cli("cluster", "down", "--state-dir", str(state_dir))
+        shutil.rmtree(state_dir, ignore_errors=True)
     assert down.returncode == 0, down.stderr
+
+
+def test_fault_has_the_launcher_deliver_it_so_a_restarted_bbs_outlives_the_command(tmp_path: Path):
+    up = cli("cluster", "up", "--detach", "--cells", "2", "--time-scale", "0.1", "--state-dir", str(tmp_path))
+    assert up.returncode == 0, up.stderr
+    st = cluster_state.read(tmp_path)
+    launcher = ProcessInfo(st.launcher["pid"], st.launcher["create_time"])
+    try:
+        old_bbs = cluster_processes(st)["bbs"]
+        killed = cli("cluster", "fault", "kill_bbs", "--state-dir", str(tmp_path))
+        assert killed.returncode == 0 and "kill_bbs: done" in killed.stdout, killed.stderr
+        assert not old_bbs.is_ours()
+        restarted = cli("cluster", "fault", "restart_bbs", "--state-dir", str(tmp_path))
+        assert restarted.returncode == 0, restarted.stderr
+        new_bbs = cluster_processes(cluster_state.read(tmp_path))["bbs"]
+        assert new_bbs.pid != old_bbs.pid
+        assert psutil.Process(new_bbs.pid).ppid() == launcher.pid  # not the finished command's
+        with EmbeddedCluster.attach(tmp_path).client() as bbs:
+            wait_until(bbs.ping, 30, "the restarted BBS to serve")
+
+        gone = cli("cluster", "fault", "kill_cell", "cell-1", "--state-dir", str(tmp_path))
+        again = cli("cluster", "fault", "kill_cell", "cell-1", "--state-dir", str(tmp_path))
+        assert gone.returncode == 0 and "kill_cell cell-1: done" in gone.stdout
+        assert again.returncode == 0 and "kill_cell cell-1: was not running" in again.stdout
+
+        unknown = cli("cluster", "fault", "kill_cell", "cell-9", "--state-dir", str(tmp_path))
+        assert unknown.returncode == 1
+        assert "kill_cell cell-9: no cell 'cell-9'; cells are cell-0..cell-1" in unknown.stderr
+        stray = cli("cluster", "fault", "kill_bbs", "bbs", "--state-dir", str(tmp_path))
+        assert stray.returncode == 2 and "kill_bbs takes no target (got 'bbs')" in stray.stderr
+    finally:
+        cli("cluster", "down", "--state-dir", str(tmp_path))
+    assert not launcher.is_ours()
+    down_already = cli("cluster", "fault", "restart_bbs", "--state-dir", str(tmp_path))
+    assert down_already.returncode == 1 and "is its `cluster up` still running?" in down_already.stderr
+
+
+def test_fault_on_a_cluster_not_started_by_up_says_what_delivers_faults(tmp_path: Path):
+    with EmbeddedCluster.start(ClusterConfig(cells=1, time_scale=0.1, state_dir=tmp_path)):
+        result = cli("cluster", "fault", "kill_bbs", "--state-dir", str(tmp_path))
+    assert result.returncode == 1
+    assert ("was not started by `python -m pytest_diego cluster up`, whose process delivers faults"
+            in result.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_diego.cluster import ClusterConfig, ClusterConfigError, EmbeddedCluster
-from pytest_diego.cluster.launcher import cell_address
+from pytest_diego.cluster.cluster_config import cell_address
 
 
 @pytest.mark.parametrize(("settings", "message"), [
@@ -13,7 +13,7 @@ from pytest_diego.cluster.launcher import cell_address
     ({"time_scale": -1}, "time_scale must be > 0"),
     ({"time_scale": 0}, "time_scale must be > 0"),
     ({"zones": 0}, "zones must be a whole number >= 1"),
-    ({"db": "mysql://u:secret@h/db"}, "use sqlite:///"),
+    ({"db": "mysql://u:secret@h/db"}, r"use sqlite:///.*or 'postgresql' for a PostgreSQL server"),
     ({"cell_memory_mb": -5}, "cell_memory_mb must be a whole number >= 0"),
     ({"start_timeout": 0}, "start_timeout must be > 0"),
 ])
@@ -21,6 +21,11 @@ def test_bad_settings_are_rejected_with_the_fix(settings, message):
     with pytest.raises(ClusterConfigError, match=message) as info:
         ClusterConfig(**settings).validate()
     assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("db", [None, "postgresql", "sqlite:////tmp/bbs.sqlite3", "postgresql://u@h:5432/d"])
+def test_stores_the_cluster_takes(db):
+    ClusterConfig(db=db).validate()
 
 
 def test_unwritable_state_dir_is_a_config_error(tmp_path):

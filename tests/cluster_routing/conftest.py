@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
@@ -15,6 +14,7 @@ from pytest_diego.cluster.component import FastHTTPServer
 from pytest_diego.cluster.router import Router
 from pytest_diego.cluster.timing import Timing
 from pytest_diego.lager import Logger
+from tests.support.ports import free_port
 
 
 class Backend:
@@ -72,9 +72,5 @@ def router(tmp_path: Path) -> Iterator[Router]:
 
 @pytest.fixture
 def closed_port() -> int:
-    """A port nothing listens on: bound then released."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A port nothing listens on."""
+    return free_port()

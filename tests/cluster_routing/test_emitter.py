@@ -71,7 +71,7 @@ def emitter(bbs: ScriptedBBS, router, tmp_path: Path) -> Iterator[RouteEmitter]:
 
 
 def table(router) -> dict:
-    return requests.get(f"{router.admin_url}/routes", timeout=5).json()
+    return requests.get(f"{router.status_url}/routes", timeout=5).json()
 
 
 def test_sync_registers_the_snapshot(emitter, router):

@@ -8,32 +8,24 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
-from pytest_diego.measure.prometheus import parse
+from pytest_diego.measure import RouteTable
+from pytest_diego.measure.prometheus_text import exposition_values
 from pytest_diego.workload.builders import DOMAIN, desired_lrp
+from tests.support.waits import wait_until
 
 SCALE = 0.05
 PRUNE_THRESHOLD = 120 * SCALE
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def routes(cluster: EmbeddedCluster) -> dict[str, list[dict]]:
-    return requests.get(f"{cluster.router_admin_url}/routes", timeout=5).json()
+    return requests.get(f"{cluster.router_status_url}/routes", timeout=5).json()
 
 
 def endpoints(cluster: EmbeddedCluster, hostname: str) -> int:
@@ -45,7 +37,9 @@ def through_router(cluster: EmbeddedCluster, hostname: str) -> requests.Response
 
 
 def emitter_metrics(cluster: EmbeddedCluster) -> dict[str, float]:
-    return parse(requests.get(cluster.metrics_urls["route_emitter"], timeout=5).text)
+    text = requests.get(cluster.metrics_urls["route_emitter"], timeout=5).text
+    return exposition_values(text, ["RoutesTotal", "RoutesRegistered", "RoutesUnregistered", "RoutesSynced",
+                                    "RouteEmitterSyncDuration", "HTTPRouteNATSMessagesEmitted"])
 
 
 def start_cluster(state_dir: Path) -> EmbeddedCluster:
@@ -78,9 +72,9 @@ def test_lrp_answers_through_the_router_from_every_instance(shared):
     assert {b["index"] for b in bodies} == {0, 1, 2}
     assert {b["process_guid"] for b in bodies} == {"web-1"}
     assert len({b["cell_id"] for b in bodies}) == 3  # one instance per cell: the auction balances
-    table = routes(shared)["web-1.example.com"]
-    assert {e["private_instance_id"] for e in table} == {b["instance_guid"] for b in bodies}
-    assert {e["app"] for e in table} == {"web-1"}
+    app = RouteTable(shared.router_status_url).read().app_routes(["web-1.example.com"])["web-1.example.com"]
+    assert app.instance_guids == {b["instance_guid"] for b in bodies}
+    assert {e["tags"]["component"] for e in routes(shared)["web-1.example.com"]} == {"route-emitter"}
     assert emitter_metrics(shared)["RoutesTotal"] >= 3
 
 
@@ -110,13 +104,13 @@ def test_routes_outlive_the_bbs_and_reconcile_after_its_restart(own):
         client.desire_lrp(desired_lrp("drop-1", instances=1, hostnames=["drop-1.example.com"]))
     wait_until(lambda: endpoints(own, "keep-1.example.com") == 2
                and endpoints(own, "drop-1.example.com") == 1, 30, "routes of keep-1 and drop-1")
-    synced_before = emitter_metrics(own)["RoutesSynced_total"]
+    synced_before = emitter_metrics(own)["RoutesSynced"]
 
     assert own.kill_bbs(signal.SIGKILL)
     time.sleep(PRUNE_THRESHOLD + 2 * 120 * SCALE / 4)  # well past the prune threshold and a prune check
     assert endpoints(own, "keep-1.example.com") == 2, "the router pruned routes while the BBS was down"
     assert through_router(own, "keep-1.example.com").status_code == 200
-    assert emitter_metrics(own)["RoutesSynced_total"] > synced_before, "re-registration stopped"
+    assert emitter_metrics(own)["RoutesSynced"] > synced_before, "re-registration stopped"
 
     own.restart_bbs()
     with own.client() as client:
@@ -155,10 +149,11 @@ def test_restarted_router_gets_every_route_back_from_re_registration(shared):
     with shared.client() as client:
         client.desire_lrp(desired_lrp("back-1", instances=2, hostnames=["back-1.example.com"]))
     wait_until(lambda: endpoints(shared, "back-1.example.com") == 2, 30, "routes of back-1")
-    url, admin_url = shared.router_url, shared.router_admin_url
+    url, admin_url, status_url = shared.router_url, shared.router_admin_url, shared.router_status_url
     assert shared.kill("router", signal.SIGKILL)
     shared.restart("router")
     assert (shared.router_url, shared.router_admin_url) == (url, admin_url)
+    assert shared.router_status_url == status_url  # the same credentials: readers keep working
     wait_until(lambda: endpoints(shared, "back-1.example.com") == 2, 10,
                "the route emitter's periodic re-registration to refill the new router")
     assert through_router(shared, "back-1.example.com").json()["process_guid"] == "back-1"

@@ -13,7 +13,6 @@ import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
@@ -22,6 +21,7 @@ from pytest_diego.bbs.errors import BBSClientError
 from pytest_diego.cluster import EmbeddedCluster
 from pytest_diego.measure.setcheck import SetCheck
 from pytest_diego.workload.builders import app_hostname, task_definition
+from tests.support.stub_server import Answer, Recorded, StubServer
 
 ORDINARY = models.ActualLRP.Presence.Value("ORDINARY")
 PENDING = models.Task.State.Value("Pending")
@@ -32,32 +32,15 @@ class Callbacks:
 
     def __init__(self) -> None:
         self.completed: set[str] = set()
-        done = self.completed
+        self._server = StubServer(self._receive, path="/completed")
+        self.url = self._server.url
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                done.add(body.get("task_guid", ""))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/completed"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        daemon=True)
-        self._thread.start()
+    def _receive(self, request: Recorded, handler: object) -> Answer:
+        self.completed.add(json.loads(request.body or b"{}").get("task_guid", ""))
+        return 200, {}, b""
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._server.close()
 
 
 def divergence(cluster: EmbeddedCluster, lrps: dict[str, int], tasks: SetCheck,
@@ -85,7 +68,7 @@ def divergence(cluster: EmbeddedCluster, lrps: dict[str, int], tasks: SetCheck,
     for guid, instances in lrps.items():
         if sorted(running[guid]) != list(range(instances)):
             problems.append(f"{guid} runs indices {sorted(running[guid])} of {instances}")
-    table = requests.get(f"{cluster.router_admin_url}/routes", timeout=3).json()
+    table = requests.get(f"{cluster.router_status_url}/routes", timeout=3).json()
     for guid in lrps:
         want = {f"{a.actual_lrp_net_info.address}:{a.actual_lrp_net_info.ports[0].host_port}"
                 for a in running[guid].values()}

@@ -1,16 +1,12 @@
-"""Helpers shared by the hardening tests: process and port accounting, knobs, polling."""
+"""Helpers shared by the hardening tests: process and port accounting, knobs."""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psutil
-
-T = TypeVar("T")
 
 FIGURES: dict[str, dict[str, Any]] = {}
 """Test name -> the figures it measured (printed by conftest at the end of the run)."""
@@ -59,27 +55,3 @@ def strays(before: set[int], base: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return alive
-
-
-def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except Exception as e:  # a component still coming back
-            last_error = e
-        if time.monotonic() > deadline:
-            detail = f" (last error: {last_error!r})" if last_error else ""
-            raise AssertionError(f"{what} within {timeout:g} s{detail}")
-        time.sleep(interval)
-
-
-def pid_gone(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True

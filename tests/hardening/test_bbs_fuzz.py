@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bbs_inputs import RawResponse, exchange, valid_examples
+from bbs_inputs import RawResponse, exchange
 from hardening_support import knob
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -22,6 +22,7 @@ from pytest_diego.bbs import BBSClient, models
 from pytest_diego.cluster.bbs import BBSConfig, BBSServer
 from pytest_diego.cluster.bbs.api import Route
 from pytest_diego.cluster.bbs.httpserver import MAX_BODY
+from pytest_diego.strategies import valid_examples
 from pytest_diego.workload.builders import desired_lrp, task_definition
 
 EXAMPLES = int(knob("DIEGO_HARDENING_FUZZ_EXAMPLES", 150))

@@ -17,9 +17,11 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from hardening_support import knob, wait_until
+from hardening_support import knob
 from load_driver import DESIGNED
-from prometheus_client.parser import text_string_to_metric_families
+
+from pytest_diego.measure.prometheus_text import exposition_values
+from tests.support.components import ComponentProcess
 
 SECONDS = knob("DIEGO_HARDENING_LOAD_SECONDS", 20.0)
 PROCESSES = int(knob("DIEGO_HARDENING_LOAD_PROCESSES", 3))
@@ -32,25 +34,16 @@ DRIVER = Path(__file__).with_name("load_driver.py")
 
 
 def start_bbs(state_dir: Path) -> tuple[subprocess.Popen[bytes], dict]:
-    proc = subprocess.Popen([sys.executable, "-m", "pytest_diego.cluster.bbs", "--state-dir", str(state_dir),
-                             "--time-scale", "0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    run_file = state_dir / "run" / "bbs.json"
-
-    def ready() -> dict | None:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "bbs exited"
-        return json.loads(run_file.read_text()) if run_file.exists() else None
-
-    return proc, wait_until(ready, 60, "the BBS did not write run/bbs.json")
+    bbs = ComponentProcess("bbs", state_dir, "--time-scale", "0.1").ready(60)
+    return bbs.popen, bbs.info
 
 
 def requests_served(metrics_url: str) -> float:
-    """RequestCount_total's sample without labels: every route's requests."""
-    text = requests.get(metrics_url, timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "RequestCount_total" and not sample.labels:
-                return sample.value
-    raise AssertionError(f"no RequestCount_total in {metrics_url}")
+    """The BBS's RequestCount: every route's requests (the per-route ones are RequestCount.<Route>)."""
+    values = exposition_values(requests.get(metrics_url, timeout=10).text, ["RequestCount"])
+    if "RequestCount" not in values:
+        raise AssertionError(f"no RequestCount in {metrics_url}")
+    return values["RequestCount"]
 
 
 def rss_and_count(pid: int, metrics_url: str) -> tuple[float, float]:

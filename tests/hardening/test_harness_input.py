@@ -1,5 +1,6 @@
-"""The harness's own input: malformed results files, unreadable lager logs, Prometheus endpoints
-that answer garbage or hang, and measurement shards that are not what a worker writes. Each gives
+"""The harness's own input: malformed results files, unreadable lager logs, metrics endpoints,
+Prometheus servers and router status listeners that answer garbage or hang, and measurement shards
+that are not what a worker writes. Each gives
 a clear error naming the input, promptly; never a hang, never a bare traceback."""
 
 from __future__ import annotations
@@ -12,16 +13,22 @@ import sys
 import time
 
 import pytest
-import requests
 from bad_endpoints import BEHAVIOURS, BadEndpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_diego.measure import EndpointError, LagerReader, Measurements, MetricsSampler, read_lager_logs
+from pytest_diego.measure import (
+    EndpointError,
+    LagerReader,
+    Measurements,
+    MetricsSampler,
+    PrometheusQuery,
+    RouteTable,
+    read_lager_logs,
+)
 from pytest_diego.measure.perfchug import LagerLogError
-from pytest_diego.measure.routes import sample_route_table
 from pytest_diego.report.load import ResultsError, load_results
-from pytest_diego.report.sample import sample_results
+from tests.support.sample_results import sample_results
 
 FAST = settings(max_examples=100, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -187,17 +194,34 @@ def test_bad_metrics_endpoint_is_a_clear_prompt_error(kind):
     assert sampler.failures == {endpoint.url: 1}
 
 
-@pytest.mark.parametrize("kind", ["binary garbage", "html page", "hangs", "trickles the body",
-                                  "closes at once"])
+@pytest.mark.parametrize("kind", sorted(BEHAVIOURS))
+def test_bad_prometheus_server_is_a_clear_prompt_error(kind):
+    endpoint = BadEndpoint(BEHAVIOURS[kind])
+    base = endpoint.url.removesuffix("/metrics")
+    try:
+        sampler = MetricsSampler([PrometheusQuery(base, timeout=TIMEOUT, environ={})], Measurements())
+        started = time.monotonic()
+        errors = sampler.sample()
+        elapsed = time.monotonic() - started
+        sampler.close()
+    finally:
+        endpoint.close()
+    assert elapsed < TIMEOUT + 4, f"a query took {elapsed:.1f} s with a {TIMEOUT:g} s timeout"
+    assert len(errors) == 1 and f"{base}/api/v1/query" in str(errors[0]), errors
+    assert sampler.failures == {base: 1}
+
+
+@pytest.mark.parametrize("kind", sorted(BEHAVIOURS))
 def test_bad_router_table_is_a_clear_prompt_error(kind):
     endpoint = BadEndpoint(BEHAVIOURS[kind])
+    table = RouteTable(endpoint.url.removesuffix("/metrics"), timeout=TIMEOUT, environ={})
     try:
         started = time.monotonic()
-        with requests.Session() as session, pytest.raises(EndpointError) as error:
-            sample_route_table(session, endpoint.url.removesuffix("/metrics"), Measurements(),
-                               timeout=TIMEOUT)
+        with pytest.raises(EndpointError) as error:
+            table.read()
         elapsed = time.monotonic() - started
     finally:
+        table.close()
         endpoint.close()
     assert "/routes" in str(error.value)
     assert elapsed < TIMEOUT + 4

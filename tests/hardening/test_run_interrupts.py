@@ -6,20 +6,28 @@ leave a results.json with what was measured so far (and a clear failure for the 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hardening_support import pid_gone
+
+from tests.plugin.conftest import check_results_schema
+from tests.support.components import gone
+from tests.support.signals import ctrl_c_reaches_it
 
 CLUSTER = ("--diego-cells", "1", "--diego-time-scale", "0.1")
 SCENARIO = """
 import json, os, time
 import pytest
+from pytest_diego.measure import define_metric
+
+define_metric("Op", "trend")
 
 @pytest.mark.scenario("held")
 @pytest.mark.slo("Op", "count >= 1")
@@ -39,13 +47,13 @@ class Run:
     """``pytest`` in a subprocess, watched: every pid the embedded cluster publishes in its state
     dir (run/*.json, cluster.json) is collected while it runs."""
 
-    def __init__(self, path: Path, *args: str) -> None:
+    def __init__(self, path: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.path = path
         self.state_dir = path / "diego-results" / "cluster"
         self.pids: set[int] = set()
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *CLUSTER, *args]
-        self.proc = subprocess.Popen(command,
-                                     cwd=path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(command, cwd=path, env=env, preexec_fn=ctrl_c_reaches_it,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def collect_pids(self) -> None:
         files = [*list((self.state_dir / "run").glob("*.json")), self.state_dir / "cluster.json"]
@@ -86,9 +94,9 @@ class Run:
         self.collect_pids()
         assert self.pids, "no cluster pid was ever published"
         deadline = time.monotonic() + 15
-        while not all(pid_gone(p) for p in self.pids):
+        while not all(gone(p) for p in self.pids):
             assert time.monotonic() < deadline, \
-                f"processes outlived the run: {sorted(p for p in self.pids if not pid_gone(p))}"
+                f"processes outlived the run: {sorted(p for p in self.pids if not gone(p))}"
             time.sleep(0.1)
 
     def results(self) -> dict:
@@ -146,3 +154,137 @@ def test_ctrl_c_stops_everything_and_writes_results(pytester, when, args):
     assert doc["interrupted"] is True
     if when == "scenario":
         assert doc["tests"]["test_held.py::test_held"]["metrics"]["Op"]["count"] >= 20
+
+
+# A main-job-like scenario: its own cleanup takes a while once interrupted, as the perf suites'
+# do (they remove everything they desired), and Hypothesis is loaded, as the BBS fuzz scenario
+# loads it (else Hypothesis's pytest plugin imports it for its summary, seconds on a busy machine).
+SLOW_CLEANUP = "import hypothesis\n" + SCENARIO.replace("""        time.sleep(120)  # interrupted here
+""", """        try:
+            open("in-cleanup-window", "w").close()  # made inside the try: a Ctrl-C now runs the cleanup
+            time.sleep(120)  # interrupted here
+        finally:
+            time.sleep(2)  # the cleanup
+""")
+IN_CLEANUP_WINDOW = "in-cleanup-window"
+SLOW_REPORT = """
+import time
+import pytest_diego.report.html as html
+
+_render = html.render_report
+
+
+def _slow_render(*args, **kwargs):
+    time.sleep(30)  # a planted slow renderer: the second Ctrl-C must land while it runs
+    return _render(*args, **kwargs)
+
+
+html.render_report = _slow_render
+"""
+INTERRUPTED = ("pytest-diego: interrupted — stopping the embedded cluster and saving "
+               "diego-results/results.json (Ctrl-C again to skip the report)")
+WRITING = "pytest-diego: writing diego-results/report.html (Ctrl-C to skip it; later: " \
+          "python -m pytest_diego report diego-results/results.json)"
+RENDER_LATER = "render it with: python -m pytest_diego report diego-results/results.json"
+
+
+class WatchedRun(Run):
+    """A Run whose output is read line by line as it comes, each line with when it came; its
+    stdout is a block-buffered pipe, as in CI, so a line the plugin does not flush arrives late."""
+
+    def __init__(self, path: Path, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+        super().__init__(path, *args, env=env)
+        self.lines: list[tuple[float, str]] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self.lines.append((time.monotonic(), raw.decode(errors="replace").rstrip("\n")))
+
+    def line_at(self, text: str, timeout: float) -> float:
+        """When a line starting with ``text`` came; fails after ``timeout`` seconds without it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for at, line in list(self.lines):
+                if line.startswith(text):
+                    return at
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        raise AssertionError(f"no line {text!r} within {timeout:g} s; so far:\n{self.output()}")
+
+    def exit_within(self, since: float, seconds: float) -> None:
+        """The run exits within ``seconds`` of ``since``; killed (and failed) otherwise."""
+        try:
+            self.proc.wait(timeout=max(0.0, since + seconds - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self._reader.join(timeout=5)
+            raise AssertionError(f"the run was still going {seconds:g} s after Ctrl-C:\n{self.output()}") \
+                from None
+        self._reader.join(timeout=5)
+
+    def output(self) -> str:
+        return "\n".join(line for _, line in self.lines)
+
+
+@pytest.mark.parametrize("capture", ["fd", "no"])
+def test_ctrl_c_says_at_once_what_it_does_and_the_run_is_over_within_seconds(pytester, capture):
+    pytester.makepyfile(test_held=SLOW_CLEANUP)
+    run = WatchedRun(pytester.path, f"--capture={capture}")
+    run.wait_for((pytester.path / IN_CLEANUP_WINDOW).exists)
+    sent = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    said = run.line_at(INTERRUPTED, timeout=5) - sent
+    run.exit_within(sent, 10)
+    output = run.output()
+    assert said < 1.0, f"said {said:.1f} s after Ctrl-C, not at once (the cleanup takes 2 s):\n{output}"
+    assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    saved = run.line_at("pytest-diego: saved diego-results/results.json", 0) - sent
+    assert saved >= 2.0, "results.json was saved before the scenario's own cleanup had run"
+    assert run.line_at(WRITING, 0) > saved + sent
+    run.line_at("pytest-diego: results in diego-results/results.json, report in diego-results/report.html", 0)
+    assert (pytester.path / "diego-results" / "report.html").exists()
+    run.assert_cluster_gone()
+    doc = run.results()
+    assert doc["interrupted"] is True
+    assert doc["tests"]["test_held.py::test_held"]["metrics"]["Op"]["count"] == 20
+    assert "test_held.py:" in output.split("KeyboardInterrupt !!!")[1], \
+        "the KeyboardInterrupt no longer says where the run was"
+
+
+@pytest.mark.parametrize("when", ["during-the-scenario-cleanup", "during-the-report"])
+def test_a_second_ctrl_c_skips_the_report_and_results_json_is_whole(pytester, when):
+    pytester.makepyfile(test_held=SLOW_CLEANUP)
+    if when == "during-the-report":
+        pytester.makeconftest(SLOW_REPORT)  # a one-test report renders before a second Ctrl-C lands
+    run = WatchedRun(pytester.path)
+    run.wait_for((pytester.path / IN_CLEANUP_WINDOW).exists)
+    sent = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    run.line_at(INTERRUPTED, timeout=5)
+    if when == "during-the-report":
+        run.line_at(WRITING, timeout=30)
+    run.proc.send_signal(signal.SIGINT)
+    run.exit_within(sent, 10)
+    output = run.output()
+    assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    if when == "during-the-scenario-cleanup":
+        run.line_at("pytest-diego: Ctrl-C: the report will be skipped; diego-results/results.json is still "
+                    "being saved", 0)
+        run.line_at(f"pytest-diego: report skipped; {RENDER_LATER}", 0)
+        assert WRITING not in output
+    else:
+        run.line_at(f"pytest-diego: report skipped (Ctrl-C); {RENDER_LATER}", 0)
+    assert not (pytester.path / "diego-results" / "report.html").exists()
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+    run.assert_cluster_gone()
+    doc = run.results()
+    check_results_schema(doc)
+    assert doc["interrupted"] is True
+    held = doc["tests"]["test_held.py::test_held"]
+    assert held["metrics"]["Op"]["count"] == 20 and held["verdicts"], held

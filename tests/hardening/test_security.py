@@ -1,10 +1,11 @@
 """Security: with TLS on, a client with no certificate, an expired one, or one from another CA is
 refused; nothing listens beyond loopback unless asked; no secret (private keys, the DSN's
-password) appears in logs, cluster.json, results, the report or the processes' command lines."""
+password, the router status password) appears in logs, cluster.json, results, the report or the
+processes' command lines."""
 
 from __future__ import annotations
 
-import datetime
+import ipaddress
 import json
 import socket
 import ssl
@@ -14,40 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from postgres_support import postgres_server
 
 from pytest_diego.bbs import BBSClient
 from pytest_diego.bbs.errors import BBSClientError, BBSError
 from pytest_diego.cluster.bbs import BBSConfig, BBSServer
-from pytest_diego.tlsutil import CertificateAuthority, IssuedCert, generate_ca, issue_cert
+from pytest_diego.cluster.router.status import FILENAME as ROUTER_STATUS_FILE
+from pytest_diego.tlsutil import IssuedCert, generate_ca, issue_cert
+from tests.support.certificates import expired_cert
+from tests.support.postgres import running_postgres
 
 PASSWORD = "hardening-S3cret-pw"
 Clients = dict[str, "IssuedCert | None"]
-
-
-def expired_client_cert(ca: CertificateAuthority, directory: Path) -> IssuedCert:
-    """A client certificate signed by ``ca`` whose validity ended yesterday."""
-    ca_cert = x509.load_pem_x509_certificate(ca.cert_file.read_bytes())
-    ca_key = serialization.load_pem_private_key(ca.key_file.read_bytes(), password=None)
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired")]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=30))
-            .not_valid_after(now - datetime.timedelta(days=1))
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
-    cert_file, key_file = directory / "expired.crt", directory / "expired.key"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return IssuedCert(cert_file, key_file, ca.cert_file)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +37,7 @@ def tls_bbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BBSServe
     clients: dict[str, IssuedCert | None] = {
         "valid": issue_cert(ca, tls, "client", client=True),
         "none": None,
-        "expired": expired_client_cert(ca, tls),
+        "expired": expired_cert(ca, tls, "expired", client=True),
         "another CA": issue_cert(other, tls / "other", "client", client=True),
         "server certificate as client": server_cert,
     }
@@ -158,8 +136,9 @@ def test_secure_cluster(diego, bbs):
 class SecureRun:
     """One pytest run under the plugin: TLS on, PostgreSQL store with a password in the DSN."""
 
-    def __init__(self, path: Path, output: str, returncode: int) -> None:
+    def __init__(self, path: Path, output: str, returncode: int, password: str) -> None:
         self.path = path
+        self.password = password  # the PostgreSQL role's, carried in the run's --diego-db DSN
         self.output = output
         self.returncode = returncode
         self.observed = json.loads((path / "observed.json").read_text())
@@ -170,10 +149,8 @@ class SecureRun:
 
 @pytest.fixture(scope="module")
 def secure_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureRun]:
-    with postgres_server() as base:
-        if base is None:
-            pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
-        dsn = base.replace("postgres@", f"postgres:{PASSWORD}@") + "/postgres"
+    with running_postgres() as postgres:  # stopped within the module: nothing may outlive it
+        dsn = postgres.server.dsn()
         path = tmp_path_factory.mktemp("secure")
         (path / "test_secure.py").write_text(SECURE_RUN)
         proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--diego-tls",
@@ -181,7 +158,7 @@ def secure_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureRun]:
                                "-p", "no:randomly"], cwd=path, capture_output=True, text=True, timeout=240)
         output = proc.stdout + proc.stderr
         assert (path / "observed.json").exists(), f"the secure run did not get to its test:\n{output[-4000:]}"
-        yield SecureRun(path, output, proc.returncode)
+        yield SecureRun(path, output, proc.returncode, postgres.server.password)
 
 
 def test_secure_run_passes(secure_run):
@@ -192,42 +169,55 @@ def test_nothing_listens_beyond_loopback(secure_run):
     listening = secure_run.observed["listening"]
     names = {name for name, _, _ in listening}
     assert {"bbs", "auctioneer", "router", "route_emitter", "cell-0", "cell-1"} <= names, names
-    beyond = [entry for entry in listening if not entry[1].startswith("127.") and entry[1] != "::1"]
+    beyond = [entry for entry in listening if not _loopback(entry[1])]
     assert not beyond, f"listening beyond loopback: {beyond}"
+    assert "locket" in names, names
+
+
+def _loopback(ip: str) -> bool:
+    """127.0.0.0/8 or ::1, also as an IPv4-mapped IPv6 address (gRPC binds 127.0.0.1 that way)."""
+    address = ipaddress.ip_address(ip)
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 def test_no_secret_on_command_lines(secure_run):
     """Every local user can read a process's command line (ps)."""
     for name, cmdline in secure_run.observed["cmdlines"].items():
-        assert PASSWORD not in " ".join(cmdline), f"{name}'s command line carries the DSN password"
+        assert secure_run.password not in " ".join(cmdline), f"{name}'s command line carries the DSN password"
 
 
 def test_no_secret_in_logs_or_cluster_json(secure_run):
     state_dir = Path(secure_run.observed["state_dir"])
-    secret_files = [p for p in state_dir.rglob("*") if p.suffix in (".key", ".dsn")]
+    router_status = state_dir / ROUTER_STATUS_FILE
+    secret_files = [p for p in state_dir.rglob("*") if p.suffix in (".key", ".dsn") or p == router_status]
     assert any(p.suffix == ".dsn" for p in secret_files), "the DSN with its password was not kept aside"
+    assert router_status in secret_files, "the router status password was not kept aside"
     for path in secret_files:  # where secrets belong: files only their owner can read
         assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
     files = [p for p in state_dir.rglob("*") if p.is_file() and p not in secret_files]
     assert any(p.name == "cluster.json" for p in files), f"no cluster.json kept in {state_dir}"
     assert any(p.name == "bbs.log" for p in files), f"no bbs.log kept in {state_dir}"
-    leaks = _leaks(files)
+    router_password = json.loads(router_status.read_text())["password"]
+    leaks = _leaks(files, secure_run.password, router_password)
     assert not leaks, f"secrets written: {leaks}"
-    assert PASSWORD not in secure_run.output and "PRIVATE KEY" not in secure_run.output
+    for text in (secure_run.output, json.dumps(secure_run.observed["cmdlines"])):
+        assert secure_run.password not in text and router_password not in text and "PRIVATE KEY" not in text
 
 
 def test_no_secret_in_results_or_report(secure_run):
     files = [p for p in secure_run.files() if p.name in ("results.json", "report.html")]
     assert any(p.name == "results.json" for p in files)
-    leaks = _leaks(files)
+    router_status = Path(secure_run.observed["state_dir"]) / ROUTER_STATUS_FILE
+    leaks = _leaks(files, secure_run.password, json.loads(router_status.read_text())["password"])
     assert not leaks, f"secrets written: {leaks}"
 
 
-def _leaks(files: list[Path]) -> list[str]:
+def _leaks(files: list[Path], *secrets: str) -> list[str]:
     found = []
     for path in files:
         text = path.read_bytes().decode("utf-8", "replace")
-        for secret in (PASSWORD, "PRIVATE KEY"):
+        for secret in ("PRIVATE KEY", *secrets):
             if secret in text:
                 found.append(f"{secret!r} in {path}")
     return found

@@ -66,3 +66,26 @@ def test_request_pairs_are_keyed_per_file(tmp_path):
 ])
 def test_timestamps_in_unix_seconds_or_rfc3339(text, expected):
     assert parse_timestamp(text) == pytest.approx(expected, abs=1e-6)
+
+
+def test_placement_errors_in_lager_logs_do_not_restart_an_instances_clock(tmp_path):
+    # Diego's BBS logs the auctioneer's FailActualLRP and the stale-UNCLAIMED re-auction, but only
+    # create-unclaimed-actual-lrp starts a life in the lager timeline (a regression guard: the
+    # lager path never restarted the clock at these, the event path did).
+    log = tmp_path / "bbs.log"
+    key = {"process_guid": "web", "index": 0}
+    log.write_text("\n".join([
+        line(T0, "bbs.create-unclaimed-actual-lrp.starting", session="1", **key),
+        line(T0 + 0.3, "bbs.fail-actual-lrp.starting", session="2", actual_lrp_key=key,
+             placement_error="insufficient resources: memory"),
+        line(T0 + 0.3, "bbs.fail-actual-lrp.complete", session="2", actual_lrp_key=key),
+        line(T0 + 10, "bbs.converge-lrps.creating-start-request", session="3", reason="stale-unclaimed-lrp",
+             **key),
+        line(T0 + 10.2, "bbs.fail-actual-lrp.complete", session="4", actual_lrp_key=key),
+        line(T0 + 20, "bbs.claim-actual-lrp.complete", session="5", **key),
+        line(T0 + 21, "bbs.start-actual-lrp.complete", session="6", actual_lrp_key=key),
+    ]) + "\n")
+    m = Measurements()
+    read_lager_logs([log], m)
+    assert m.metric("LRPTimeToRunning").histogram.min == pytest.approx(21.0, rel=0.01)
+    assert m.metric("LRPLifecycle").percentile(50) == pytest.approx(21.0, rel=0.01)

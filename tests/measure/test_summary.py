@@ -19,8 +19,10 @@ def test_trend_summary():
 
 def test_gauge_and_rate_summaries():
     g = Gauge("s", [(1.0, 3.0), (2.0, 1.0), (3.0, 2.0)])
-    assert summarize(g) == {"kind": "gauge", "unit": "s", "count": 3, "value": 2.0, "min": 1.0,
-                            "avg": 2.0, "med": 2.0, "p95": 3.0, "max": 3.0}
-    assert summarize(Gauge())["count"] == 0
+    assert summarize(g) == {"kind": "gauge", "unit": "s", "count": 3, "last": 2.0, "min": 1.0,
+                            "avg": 2.0, "med": 2.0, "max": 3.0}
+    late_first = Gauge("", [(5.0, 7.0), (1.0, 3.0)])  # merged shards: the newest sample is last
+    assert summarize(late_first)["last"] == 7.0
+    assert summarize(Gauge())["count"] == 0 and summarize(Gauge())["max"] is None
     r = Rate()
     assert summarize(r)["rate"] is None

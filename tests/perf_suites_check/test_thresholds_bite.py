@@ -4,7 +4,7 @@ The fast-burst scenario runs unchanged (a subprocess ``pytest perf_suites/test_b
 against an embedded cluster started with ``python -m pytest_diego cluster up``, reached through
 the real-Diego options (``--diego-bbs-url`` ...), because the plugin has no option for the cells'
 container model. With containers that take 32 s to create, Diego's burst results (most Tasks done
-in under 20 s, all in under 30 s, perf-history.md §3.3–§3.4) are missed and the run must fail with
+in under 20 s, all in under 30 s, docs/diego-facts.md §14.3–§14.4) are missed and the run must fail with
 the SLO messages; the same run on instant containers must pass. With the auctioneer frozen
 (SIGSTOP) for a few seconds once the burst has begun, scheduling misses Diego's "all 4000 Tasks
 scheduled in under 5 s" and the run must fail on that bound.
@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,25 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 APPS_DOMAIN = "apps.pytest-diego.test"
 SLOW_CONTAINERS = "fixed:32"  # seconds to create each container: past the 30 s Task bound
 STALL = 8.0  # seconds the auctioneer stays frozen once the burst's Tasks wait for it
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Callable[..., dict]]:
-    """Start embedded clusters with ``cluster up --detach``; stop each at the end."""
-    started: list[Path] = []
-
-    def up(name: str, *args: str) -> dict:
-        state_dir = tmp_path / name
-        started.append(state_dir)
-        subprocess.run([sys.executable, "-m", "pytest_diego", "cluster", "up", "--detach", "--cells", "2",
-                        "--time-scale", "0.1", "--state-dir", str(state_dir), *args],
-                       check=True, capture_output=True, timeout=180)
-        return json.loads((state_dir / "cluster.json").read_text())
-
-    yield up
-    for state_dir in started:
-        subprocess.run([sys.executable, "-m", "pytest_diego", "cluster", "down",
-                        "--state-dir", str(state_dir)], capture_output=True, timeout=120)
 
 
 def run_burst(state: dict, results: Path, scale: str = "0.1") -> tuple[subprocess.CompletedProcess, dict]:

@@ -12,6 +12,9 @@ import pytest
 NUMBERS = """
 import time
 import pytest
+from pytest_diego.measure import define_metric
+
+define_metric("Op", "trend")
 
 @pytest.mark.scenario("numbers", size=100)
 @pytest.mark.slo("Op", "p(99) < 1s", "count == 100")
@@ -57,8 +60,12 @@ def check_results_schema(doc: dict[str, Any]) -> None:
         assert all(o in ("passed", "failed", "skipped", "error") for o in test["workers"].values())
         assert isinstance(test["reasons"], list)
         for v in test["verdicts"]:
-            assert set(v) == {"metric", "expression", "observed", "passed", "source"}
-            assert isinstance(v["passed"], bool) and v["source"] in ("slo", "baseline")
+            assert set(v) == {"metric", "expression", "outcome", "passed", "observed", "value", "detail",
+                              "source", "note", "samples"}
+            assert v["outcome"] in ("passed", "failed", "not measured", "skipped")
+            assert v["passed"] is (v["outcome"] == "passed") and v["source"] in ("slo", "baseline")
+            assert v["value"] is None or isinstance(v["value"], float)
+        assert isinstance(test["unmeasured"], dict)
         for metric in test["metrics"].values():
             assert metric["kind"] in ("trend", "rate", "gauge")
             assert isinstance(metric["count"], int)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pytest_diego.nemesis import CommandNemesis, FaultFailed, FaultLog, FaultNotConfigured
+from pytest_diego.nemesis import CommandNemesis, FaultFailed, FaultLog, FaultNotConfigured, LinkNemesis
 from tests.plugin.conftest import check_results_schema, results
 
 REAL_DIEGO = ("--diego-bbs-url", "http://127.0.0.1:9")  # never contacted by these scenarios
@@ -31,18 +31,19 @@ def test_configured_command_runs_once_per_scenario_under_xdist(pytester, run):
     assert doc["started_at"] <= fault["t"] <= doc["finished_at"]
 
 
-def test_unconfigured_fault_skips_naming_the_ini_option(pytester, run):
-    pytester.makepyfile(test_fault="""
+@pytest.mark.parametrize("component", ["bbs", "database"])
+def test_unconfigured_fault_skips_naming_the_ini_option(pytester, run, component):
+    pytester.makepyfile(test_fault=f"""
         import pytest
 
         @pytest.mark.scenario("database failure")
         def test_fault(nemesis):
-            nemesis.kill_bbs()
+            nemesis.kill_{component}()
     """)
     result = run("-rs", *REAL_DIEGO)
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*no command to kill bbs on this Diego: set diego_kill_bbs_command in "
-                                 "[[]tool.pytest.ini_options[]]*"])
+    result.stdout.fnmatch_lines([f"*no command to kill {component} on this Diego: "
+                                 f"set diego_kill_{component}_command in [[]tool.pytest.ini_options[]]*"])
     assert results(pytester)["tests"]["test_fault.py::test_fault"]["outcome"] == "skipped"
 
 
@@ -102,3 +103,123 @@ def test_command_failure_is_an_error_with_its_output():
     with pytest.raises(FaultFailed, match="cannot pause bbs"):
         nemesis.pause("bbs")
     assert nemesis.log.events[0].ok is False
+
+
+def test_new_fault_commands_run_once_per_scenario_under_xdist(pytester, run):
+    log = "echo {kind}:{target} >> faults.log"
+    commands = {"freeze_cell": "cell-3", "thaw_cell": "cell-3", "kill_database": "database",
+                "restart_database": "database"}
+    pytester.makeini("[pytest]\n" + "".join(
+        f"diego_{kind}_command = {log.format(kind=kind, target='{cell_id}')}\n" for kind in commands))
+    pytester.makepyfile(test_fault="""
+        import pytest
+
+        @pytest.mark.scenario("frozen cell, database VM lost")
+        def test_fault(nemesis):
+            nemesis.freeze_cell("cell-3")
+            nemesis.kill_database()
+            nemesis.restart_database()
+            nemesis.thaw_cell("cell-3")
+    """)
+    result = run("-n", "2", *REAL_DIEGO)
+    result.assert_outcomes(passed=2)
+    assert pytester.path.joinpath("faults.log").read_text().split() == [
+        "freeze_cell:cell-3", "kill_database:database", "restart_database:database", "thaw_cell:cell-3"]
+    faults = results(pytester)["tests"]["test_fault.py::test_fault"]["faults"]
+    assert [(f["kind"], f["target"], f["ok"]) for f in faults] == [
+        ("freeze_cell", "cell-3", True), ("kill_database", "database", True),
+        ("restart_database", "database", True), ("thaw_cell", "cell-3", True)]
+
+
+@pytest.mark.parametrize(("fault", "option"), [
+    (lambda n: n.freeze_cell("cell-1"), "diego_freeze_cell_command"),
+    (lambda n: n.thaw_cell("cell-1"), "diego_thaw_cell_command"),
+    (lambda n: n.kill_database(), "diego_kill_database_command"),
+    (lambda n: n.restart_database(), "diego_restart_database_command"),
+])
+def test_command_nemesis_names_the_option_of_each_new_fault(fault, option):
+    with pytest.raises(FaultNotConfigured, match=f"set {option} in"):
+        fault(CommandNemesis({}, _cells))
+
+
+def test_link_nemesis_delivers_database_and_freeze_faults_through_the_owner():
+    delivered: list[tuple[str, str]] = []
+    nemesis = LinkNemesis(_cells, lambda kind, target: delivered.append((kind, target)) or "",
+                          store="postgresql")
+    nemesis.freeze_cell("cell-2")
+    nemesis.kill_database()
+    nemesis.restart_database()
+    nemesis.thaw_cell("cell-2")
+    assert delivered == [("freeze_cell", "cell-2"), ("kill_database", "database"),
+                         ("restart_database", "database"), ("thaw_cell", "cell-2")]
+    assert [e.kind for e in nemesis.log.events] == [kind for kind, _ in delivered]
+
+
+@pytest.mark.parametrize(("store", "what"), [
+    ("sqlite", "SQLite, a file inside the BBS"),
+    ("sqlite:////tmp/bbs.sqlite3", "SQLite, a file inside the BBS"),
+    ("postgresql://bbs:secret@10.0.0.5:5432/diego", "a PostgreSQL server this run does not run"),
+])
+def test_link_nemesis_refuses_database_faults_without_the_clusters_own_postgres(store, what):
+    delivered: list[str] = []
+    nemesis = LinkNemesis(_cells, lambda kind, target: delivered.append(kind) or "", store=store)
+    refusal = f"BBS store is {what}; set --diego-db postgresql"
+    for fault in (nemesis.kill_database, nemesis.restart_database):
+        with pytest.raises(FaultNotConfigured, match=refusal) as caught:
+            fault()
+        assert "secret" not in str(caught.value)
+    nemesis.kill_cell("cell-1")  # other faults are delivered as before
+    assert delivered == ["kill_cell"]
+
+
+def test_embedded_sqlite_cluster_skips_kill_database_naming_diego_db(pytester, run):
+    pytester.makepyfile(test_fault="""
+        import pytest
+
+        @pytest.mark.scenario("database failure")
+        def test_fault(nemesis):
+            nemesis.kill_database()
+    """)
+    result = run("-rs", "--diego-cells", "1", "--diego-time-scale", "0.1")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*cannot kill database: the embedded cluster's BBS store is SQLite*"
+                                 "set --diego-db postgresql*"])
+
+
+EMBEDDED_DATABASE_FAULTS = """
+import time
+import pytest
+from pytest_diego.bbs.errors import BBSError
+from pytest_diego.workload import task_definition
+
+@pytest.mark.scenario("database VM lost, cell frozen")
+def test_database(bbs, nemesis, workload, diego):
+    nemesis.freeze_cell("cell-0")
+    nemesis.kill_database()
+    if workload.leader:
+        with pytest.raises(BBSError, match="UnknownError"):
+            bbs.desire_task("during", "db", task_definition())
+    nemesis.restart_database()
+    nemesis.thaw_cell("cell-0")
+    if workload.leader:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                bbs.desire_task("after", "db", task_definition())
+                break
+            except BBSError:
+                assert time.monotonic() < deadline, "the BBS did not serve after the database's restart"
+                time.sleep(0.2)
+"""
+
+
+def test_embedded_database_and_freeze_faults_under_xdist(pytester, run):
+    pytester.makepyfile(test_database=EMBEDDED_DATABASE_FAULTS)
+    result = run("-n", "2", "--diego-db", "postgresql", "--diego-cells", "1", "--diego-time-scale", "0.1")
+    result.assert_outcomes(passed=2)
+    doc = results(pytester)
+    assert doc["environment"]["target"]["db"] == "postgresql"
+    faults = doc["tests"]["test_database.py::test_database"]["faults"]
+    assert [(f["kind"], f["target"], f["ok"]) for f in faults] == [
+        ("freeze_cell", "cell-0", True), ("kill_database", "database", True),
+        ("restart_database", "database", True), ("thaw_cell", "cell-0", True)]

@@ -35,6 +35,13 @@ def no_cfdot_env(monkeypatch):
      "--diego-metrics-url 'bbs': write NAME=URL*"),
     (["--diego-bbs-url", "http://127.0.0.1:1", "--diego-cells", "4"],
      "--diego-cells configures the embedded cluster, but the BBS at http://127.0.0.1:1 was given*"),
+    (["--diego-pushgateway", "pushgateway:9091"],
+     "--diego-pushgateway 'pushgateway:9091': not a valid http(s) URL with a host; write it like "
+     "http://pushgateway:9091"),
+    (["--diego-pushgateway", "http://ci@127.0.0.1:9091"], "--diego-pushgateway http://127.0.0.1:9091: "
+     "basic auth needs a user and a password; give both in the URL * or in DIEGO_PUSHGATEWAY_USER/*"),
+    (["--diego-pushgateway", "http://127.0.0.1:9091", "--diego-pushgateway-job", " "],
+     "--diego-pushgateway-job: give a job name, e.g. pytest_diego"),
 ])
 def test_bad_option_values_are_usage_errors(pytester, run, args, message):
     pytester.makepyfile(test_numbers=NUMBERS)
@@ -54,6 +61,9 @@ def test_bad_ini_value_is_a_usage_error_too(pytester, run):
 def test_bad_slo_marker_is_a_usage_error_naming_the_test(pytester, run):
     pytester.makepyfile(test_bad="""
         import pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
 
         @pytest.mark.slo("Op", "p99 < 1s")
         def test_bad_slo(measurements):
@@ -108,7 +118,7 @@ def test_cfdot_environment_selects_the_real_diego(pytester, run, monkeypatch):
     monkeypatch.setenv("CLIENT_KEY_FILE", "client.key")
     pytester.makepyfile(test_target="""
         def test_target(diego):
-            assert not diego.embedded
+            assert diego.kind == "external"
             assert diego.bbs_url == "https://10.0.0.5:8889"
             assert diego.target.cert_file == "client.crt"
     """)
@@ -147,6 +157,9 @@ def test_markers_are_documented_and_strict_clean(pytester, run):
     ])
     pytester.makepyfile(test_marks="""
         import pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "rate")
 
         @pytest.mark.soak("2s")
         @pytest.mark.scenario("burst", size=3)
@@ -172,4 +185,5 @@ def test_fixtures_are_documented(pytester, run):
 def test_options_are_in_help(pytester, run):
     result = run("--help")
     result.stdout.fnmatch_lines(["Diego performance testing (pytest-diego):", "*--diego-cells=N*",
-                                 "*--diego-bbs-url=URL*BBS_URL*", "*diego_kill_cell_command*"])
+                                 "*--diego-bbs-url=URL*BBS_URL*", "*--diego-pushgateway=URL*",
+                                 "*--diego-pushgateway-job=NAME*", "*diego_kill_cell_command*"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from xml.etree import ElementTree
+
 import pytest
 
 from tests.plugin.conftest import NUMBERS, check_results_schema, results
@@ -37,6 +41,10 @@ def test_easy_slo_alone_exits_zero(pytester, run):
 def test_every_failed_slo_is_listed(pytester, run):
     pytester.makepyfile(test_two="""
         import time, pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("A", "trend")
+        define_metric("B", "rate")
 
         @pytest.mark.slo("A", "max < 1ms")
         @pytest.mark.slo("B", "rate >= 0.99")
@@ -47,8 +55,8 @@ def test_every_failed_slo_is_listed(pytester, run):
     result = run()
     assert result.ret == 1
     result.stdout.fnmatch_lines([
-        "SLO failed: B rate >= 0.99 — observed rate=0",
         "SLO failed: A max < 1ms — observed max=500ms",
+        "SLO failed: B rate >= 0.99 — observed rate=0",
     ])
 
 
@@ -68,6 +76,9 @@ def test_slo_on_a_metric_never_recorded_fails(pytester, run):
 def test_test_body_failure_is_reported_as_such(pytester, run):
     pytester.makepyfile(test_body="""
         import pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
 
         @pytest.mark.slo("Op", "count > 0")
         def test_body(measurements):
@@ -119,6 +130,9 @@ def test_slo_override_from_ini(pytester, run):
 def test_baseline_fails_a_metric_that_got_worse(pytester, run):
     pytester.makepyfile(test_base="""
         import os, time, pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
 
         @pytest.mark.slo("Op", "p(99) < 10s")
         def test_base(measurements):
@@ -139,12 +153,41 @@ def test_baseline_fails_a_metric_that_got_worse(pytester, run):
     ])
 
 
-def test_observed_values_go_to_junitxml(pytester, run):
-    pytester.makepyfile(test_numbers=NUMBERS)
+def _junit_properties(path: Path) -> dict[str, dict[str, str]]:
+    """``{test case name: {property name: value}}`` of a --junitxml file."""
+    cases = ElementTree.parse(path).getroot().iter("testcase")
+    return {case.get("name", ""): {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+            for case in cases}
+
+
+def test_each_slo_is_a_junitxml_property_with_threshold_outcome_and_observed(pytester, run):
+    pytester.makepyfile(test_numbers=NUMBERS, test_mixed="""
+        import time, pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
+        define_metric("LoopDuration", "gauge", unit="s")
+
+        @pytest.mark.slo("Op", "p(99) < 1s # the BBS's API SLO", "max < 1ms over 1m")
+        @pytest.mark.slo("LoopDuration", "max < 5s")
+        def test_mixed(measurements):
+            for _ in range(10):
+                measurements.trend("Op").record(time.time(), 0.010)
+            measurements.not_measured(["LoopDuration"], "set --diego-metrics-url")
+    """)
     run("--junitxml", "junit.xml")
-    xml = pytester.path.joinpath("junit.xml").read_text()
-    assert '<property name="slo Op p(99) &lt; 1ms" value="p(99)=10ms failed"' in xml
-    assert '<property name="slo Op count == 100" value="count=100 passed"' in xml
+    properties = _junit_properties(pytester.path / "junit.xml")
+    assert properties["test_impossible"] == {"slo:Op p(99) < 1ms": "failed: p(99)=10ms"}
+    easy = properties["test_easy"]
+    assert list(easy) == ["slo:Op p(99) < 1s", "slo:Op count == 100"]
+    assert re.fullmatch(r"passed: p\(99\)=[.\d]+ms", easy["slo:Op p(99) < 1s"]), easy
+    assert easy["slo:Op count == 100"] == "passed: count=100"
+    mixed = properties["test_mixed"]
+    assert list(mixed) == ["slo:Op p(99) < 1s", "slo:Op max < 1ms over 1m", "slo:LoopDuration max < 5s"]
+    assert mixed["slo:Op p(99) < 1s"] == "passed: p(99)=10ms # the BBS's API SLO"
+    assert re.fullmatch(r"failed: max=10ms \(1 of 1 window failed; the worst began at [-\d]+ [:\d]+ UTC\)",
+                        mixed["slo:Op max < 1ms over 1m"]), mixed
+    assert mixed["slo:LoopDuration max < 5s"] == "not measured: set --diego-metrics-url"
 
 
 def test_results_json_is_written_and_schema_valid(pytester, run):
@@ -163,6 +206,9 @@ def test_results_json_is_written_and_schema_valid(pytester, run):
 def test_interrupted_run_still_writes_results(pytester, run):
     pytester.makepyfile(test_stop="""
         import time, pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
 
         @pytest.mark.slo("Op", "count == 3")
         def test_first(measurements):

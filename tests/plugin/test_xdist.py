@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.plugin.conftest import check_results_schema, results
@@ -9,6 +12,11 @@ from tests.plugin.conftest import check_results_schema, results
 LOAD = """
 import time
 import pytest
+from pytest_diego.measure import define_metric
+
+define_metric("Op", "trend")
+define_metric("Items", "rate")
+define_metric("Closed", "rate")
 
 @pytest.mark.scenario("open", size=40)
 @pytest.mark.slo("LoadLatency", "count == 40", "p(99) < 10s")
@@ -113,6 +121,9 @@ def test_a_killed_worker_fails_its_scenario_and_partner_data_is_kept(pytester, r
     pytester.makepyfile(test_kill="""
         import os, signal, time
         import pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
 
         @pytest.mark.slo("Op", "count == 100")
         def test_killed(workload, measurements):
@@ -147,6 +158,9 @@ def test_a_failing_shard_fails_the_scenario_on_every_worker(pytester, run):
     pytester.makepyfile(test_fail="""
         import time
         import pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "rate")
 
         @pytest.mark.slo("Op", "count >= 0")
         def test_one_shard_breaks(workload, measurements):
@@ -162,6 +176,9 @@ def test_live_status_line_reaches_the_terminal(pytester, run):
     pytester.makepyfile(test_status="""
         import time
         import pytest
+        from pytest_diego.measure import define_metric
+
+        define_metric("Op", "trend")
 
         @pytest.mark.slo("Op", "count >= 0")
         def test_status(workload, measurements):
@@ -193,3 +210,51 @@ def test_a_project_fixture_named_like_ours_does_not_start_the_cluster(pytester, 
     """)
     run("-n", "2").assert_outcomes(passed=2)
     assert results(pytester)["environment"]["cells"] == []  # no embedded cluster was started
+
+
+PRIVATE = """
+import os, time
+from pathlib import Path
+import pytest
+from pytest_diego.measure import define_metric
+from pytest_diego.workload import task_definition
+
+define_metric("Hidden", "rate")
+
+@pytest.mark.scenario("private workers", size=8)
+@pytest.mark.slo("RequestLatency.DesireTask", "count == 8", "rate == 1")
+@pytest.mark.slo("Hidden", "count == 2", "rate == 1")
+def test_private(bbs, diego, workload, measurements):
+    cluster_file = Path(os.environ["RESULTS_DIR"]) / "cluster" / "cluster.json"
+    # this worker cannot see the controller's files: it uses the cluster through the channel
+    measurements.rate("Hidden").add(time.time(), "ok" if not cluster_file.exists() else "visible")
+    for i in workload.indices(workload.size):
+        bbs.desire_task(f"private-{i}", "private", task_definition())
+    workload.barrier("desired")
+    assert len(bbs.tasks(domain="private")) == workload.size
+"""
+
+
+def test_workers_that_cannot_see_the_controllers_files_take_part_through_the_channel(pytester, run):
+    """Workers in a private mount namespace where the controller's results directory (its
+    cluster.json, TLS files and router credentials) is an empty tmpfs, as on another host."""
+    results_dir = pytester.path / "diego-results"
+    results_dir.mkdir()
+    probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                            f"mount -t tmpfs tmpfs {results_dir}"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"no private mount namespaces here (unshare: {probe.stderr.decode().strip()})")
+    wrapper = pytester.path / "private-python"
+    wrapper.write_text("#!/bin/sh\nexec unshare --mount --propagation private /bin/sh -c "
+                       "'mount -t tmpfs tmpfs \"$1\" && shift && exec \"$@\"' sh "
+                       f"{results_dir} {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    pytester.makepyfile(test_private=PRIVATE)
+    pytester._monkeypatch.setenv("RESULTS_DIR", str(results_dir))
+    result = run("--tx", f"2*popen//python={wrapper}", "--dist", "load", "--diego-cells", "1",
+                 "--diego-time-scale", "0.1", "--diego-tls")
+    result.assert_outcomes(passed=2)
+    doc = results(pytester)
+    test = doc["tests"]["test_private.py::test_private"]
+    assert test["workers"] == {"gw0": "passed", "gw1": "passed"}
+    assert test["metrics"]["Hidden"]["ok"] == 2  # both workers ran where the files were not

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_diego.report.html import render_report
-from pytest_diego.report.sample import BURST, sample_results
+from tests.support.sample_results import BURST, sample_results
 
 
 @pytest.fixture(scope="session")

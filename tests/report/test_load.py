@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_diego.report.load import ResultsError, check_results, load_results
+from pytest_diego.report.load import ResultsError, check_results, load_results, verdict_outcome
 from pytest_diego.report.results import SCHEMA, write_results
-from pytest_diego.report.sample import BURST, CELL_FAILURE
+from tests.support.sample_results import BBS_ONLY, BURST, CELL_FAILURE
 
 
 def _write(tmp_path: Path, document: Any) -> Path:
@@ -25,7 +25,7 @@ def test_loads_what_write_results_wrote(tmp_path: Path, sample: dict[str, Any]) 
     write_results(path, body)
     loaded = load_results(path)
     assert loaded["schema"] == SCHEMA
-    assert set(loaded["tests"]) == {BURST, CELL_FAILURE}
+    assert set(loaded["tests"]) == {BURST, CELL_FAILURE, BBS_ONLY}
     assert loaded["tests"][CELL_FAILURE]["faults"][0]["kind"] == "kill_cell"
 
 
@@ -76,7 +76,14 @@ def test_bad_series_sample_is_located(tmp_path: Path, sample: dict[str, Any]) ->
 def test_bad_pieces_each_named(sample: dict[str, Any]) -> None:
     cases = [
         (lambda t: t.pop("outcome"), "missing key 'outcome'"),
-        (lambda t: t["verdicts"][0].pop("passed"), r"\['verdicts'\]\[0\]: missing key 'passed'"),
+        (lambda t: [t["verdicts"][0].pop(k) for k in ("passed", "outcome")],
+         r"\['verdicts'\]\[0\]: missing key 'passed' \(or 'outcome'\)"),
+        (lambda t: t["verdicts"][0].update(outcome="unmeasurable"),
+         r"\['verdicts'\]\[0\]\['outcome'\]: 'unmeasurable' is not one of 'passed', 'failed', "),
+        (lambda t: t["metrics"]["RequestLatency"]["spectrum"].append([100.0, 1.0]),
+         r"\['RequestLatency'\]\['spectrum'\]\[\d+\]: \[100.0, 1.0\] is not a \[percentile below 100"),
+        (lambda t: t["metrics"]["RequestLatency"].update(spectrum={"p50": 1}),
+         r"\['spectrum'\]: expected an array, got an object"),
         (lambda t: t["faults"][0].update(t="soon"),
          r"\['faults'\]\[0\]\['t'\]: expected a number, got a string"),
         (lambda t: t["timelines"]["lrps"].update({"x/0": [["running"]]}),
@@ -95,3 +102,15 @@ def test_booleans_are_not_numbers(sample: dict[str, Any]) -> None:
     sample["started_at"] = True
     with pytest.raises(ResultsError, match="'started_at': expected a number, got a bool"):
         check_results(sample)
+
+
+def test_verdicts_with_an_outcome_need_no_passed_nor_observed(sample: dict[str, Any]) -> None:
+    verdicts = sample["tests"][CELL_FAILURE]["verdicts"]
+    verdicts.append({"metric": "ConvergenceLRPDuration", "expression": "max < 20s", "outcome": "not measured",
+                     "detail": "set --diego-metrics-url"})
+    verdicts.append({"metric": "RouteAvailability", "expression": "rate >= 0.99", "outcome": "skipped",
+                     "detail": "no router"})
+    check_results(sample)
+    assert [verdict_outcome(v) for v in verdicts[-2:]] == ["not measured", "skipped"]
+    assert verdict_outcome({"passed": True}) == "passed" and verdict_outcome({"passed": False}) == "failed"
+    assert verdict_outcome({"passed": True, "outcome": "failed"}) == "failed"  # the outcome wins

@@ -138,3 +138,37 @@ def test_percentile_verdicts_agree_with_numpy_away_from_the_error_band(samples, 
     threshold = exact * factor  # at least 2% away from the true value: beyond the stated 1%
     t = trend(samples)
     assert slo.evaluate(t, f"p({p}) < {threshold!r}").passed is (exact < threshold)
+
+
+def test_a_metric_the_target_cannot_measure_is_not_measured_never_passed():
+    m = Measurements()
+    m.not_measured(["ConvergenceLRPDuration"], "set --diego-metrics-url")
+    [v] = slo.evaluate_all(m, {"ConvergenceLRPDuration": "max < 10s"})
+    assert (v.outcome, v.passed, v.failed) == ("not measured", False, False)
+    assert v.detail == "set --diego-metrics-url"
+    # a recorded value wins over the declaration: it is judged
+    m.gauge("ConvergenceLRPDuration", "s").add(T0, 12.0)
+    [v] = slo.evaluate_all(m, {"ConvergenceLRPDuration": "max < 10s"})
+    assert v.failed and v.observed == 12.0
+    # nothing recorded and nothing declared still fails
+    [v] = slo.evaluate_all(Measurements(), {"ConvergenceLRPDuration": "max < 10s"})
+    assert v.failed and v.observed_text == "no data"
+
+
+def test_a_note_says_where_the_number_comes_from_and_is_never_judged():
+    threshold = slo.parse("max < 9.5s # presence TTL 1.5s + convergence interval 3s + 5s")
+    assert (threshold.text, threshold.value, threshold.note) == (
+        "max < 9.5s", 9.5, "presence TTL 1.5s + convergence interval 3s + 5s")
+    loop = Gauge("s", [(T0, 9.0)])
+    v = slo.evaluate(loop, "max < 9.5s # why", "RecoveryDuration")
+    assert v.passed and v.expression == "max < 9.5s" and v.note == "why"
+
+
+def test_verdicts_round_trip_through_results_json_and_read_the_two_outcome_form():
+    v = slo.evaluate(trend([0.5]), "p(99) < 100ms # a note", "RequestLatency")
+    assert slo.Verdict.from_dict(v.to_dict()) == v
+    old = {"metric": "A", "expression": "max < 1s", "observed": "max=2s", "passed": False, "source": "slo"}
+    assert slo.Verdict.from_dict(old).outcome == "failed"
+    skipped = v.skipped("no command to kill bbs")
+    assert (skipped.outcome, skipped.detail, skipped.observed) == ("skipped", "no command to kill bbs", None)
+    assert skipped.line().startswith("SLO skipped: RequestLatency p(99) < 100ms")

@@ -1,8 +1,7 @@
 """The load runner driving the real BBS client at a stand-in BBS: every request is recorded."""
 
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+from collections.abc import Iterator
 
 import pytest
 
@@ -12,48 +11,38 @@ from pytest_diego.bbs.client import BBSClient
 from pytest_diego.bbs.errors import BBSError
 from pytest_diego.measure import Measurements, RequestRecorder
 from pytest_diego.workload import OpenModel, fezzik_task_definition
+from tests.support.stub_server import Answer, Recorded, StubServer
 
 
-class StandInBBS(BaseHTTPRequestHandler):
+class StandInBBS:
     """Answers DesireTask; every third task already exists (ResourceExists)."""
 
-    desired: ClassVar[set[str]] = set()
-    lock = threading.Lock()
+    def __init__(self) -> None:
+        self.desired: set[str] = set()
+        self.lock = threading.Lock()
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        request = models.DesireTaskRequest.FromString(body)
+    def __call__(self, request: Recorded, handler: object) -> Answer:
+        desire = models.DesireTaskRequest.FromString(request.body)
         response = models.TaskLifecycleResponse()
-        if int(request.task_guid.rsplit("-", 1)[1]) % 3 == 2:
+        if int(desire.task_guid.rsplit("-", 1)[1]) % 3 == 2:
             response.error.CopyFrom(models.Error(type=models.Error.ResourceExists, message="exists"))
         else:
             with self.lock:
-                self.desired.add(request.task_guid)
-        payload = response.SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+                self.desired.add(desire.task_guid)
+        return 200, {"Content-Type": "application/x-protobuf"}, response.SerializeToString()
 
 
 @pytest.fixture
-def bbs_url():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), StandInBBS)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+def stand_in_bbs() -> Iterator[tuple[StubServer, StandInBBS]]:
+    stand_in = StandInBBS()
+    with StubServer(stand_in) as server:
+        yield server, stand_in
 
 
-def test_every_desire_is_measured_and_acknowledged_desires_are_checked(bbs_url):
+def test_every_desire_is_measured_and_acknowledged_desires_are_checked(stand_in_bbs):
+    server, stand_in = stand_in_bbs
     m = Measurements()
-    client = BBSClient(bbs_url, observer=RequestRecorder(m), timeout=10)
+    client = BBSClient(server.url, observer=RequestRecorder(m), timeout=10)
     tasks = m.set_check("tasks")
 
     def desire(i: int) -> None:
@@ -68,7 +57,7 @@ def test_every_desire_is_measured_and_acknowledged_desires_are_checked(bbs_url):
     assert (per_route.count, per_route.ok, per_route.failures) == (30, 20, {"ResourceExists": 10})
     assert m.metric("RequestLatency").count == 30
 
-    tasks.read(StandInBBS.desired)
+    tasks.read(stand_in.desired)
     check = tasks.result()
     assert check.valid and len(check.stable) == 20 and len(check.never_confirmed) == 10
 

@@ -15,6 +15,8 @@ from pytest_diego.cluster.auctioneer.runner import AuctionRunner
 from pytest_diego.cluster.auctioneer.scoring import Weights
 from pytest_diego.cluster.auctioneer.server import make_handler
 from pytest_diego.cluster.component import (
+    add_bbs_arguments,
+    check_bbs_arguments,
     die_with_parent,
     serve_in_thread,
     server_url,
@@ -28,20 +30,20 @@ from pytest_diego.lager import Logger
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m pytest_diego.cluster.auctioneer", description=__doc__)
     p.add_argument("--state-dir", type=Path, required=True)
-    p.add_argument("--bbs-url", required=True)
+    add_bbs_arguments(p)
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--port", type=int, default=0, help="listen port on 127.0.0.1 (default: any free)")
-    p.add_argument("--tls-ca", help="CA file for the BBS's server certificate")
-    p.add_argument("--tls-cert", help="client certificate for the BBS")
-    p.add_argument("--tls-key", help="client key for the BBS")
+    p.add_argument("--rep-ca-cert", help="CA of the reps' certificates (mutual TLS with reps)")
+    p.add_argument("--rep-client-cert", help="client certificate for reps")
+    p.add_argument("--rep-client-key", help="client key for reps")
     p.add_argument("--starting-container-weight", type=float, default=0.25)
     p.add_argument("--bin-pack-first-fit-weight", type=float, default=0.0)
     p.add_argument("--starting-container-count-maximum", type=int, default=0, help="0: unlimited")
     args = p.parse_args(argv)
-    if not args.time_scale > 0:
-        p.error(f"--time-scale must be > 0, got {args.time_scale}")
-    if bool(args.tls_cert) != bool(args.tls_key):
-        p.error("--tls-cert and --tls-key go together")
+    check_bbs_arguments(p, args)
+    rep_tls = (args.rep_ca_cert, args.rep_client_cert, args.rep_client_key)
+    if any(rep_tls) and not all(rep_tls):
+        p.error("--rep-ca-cert, --rep-client-cert and --rep-client-key go together")
     return args
 
 
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     die_with_parent()
     from pytest_diego.bbs import BBSClient
+    from pytest_diego.rep import RepClient
 
     timing = Timing(args.time_scale)
     logger = Logger("auctioneer", args.state_dir / "logs" / "auctioneer.log")
@@ -57,8 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     metrics = AuctioneerMetrics()
     weights = Weights(args.starting_container_weight, args.bin_pack_first_fit_weight,
                       args.starting_container_count_maximum)
+    reps = RepClient(ca_file=args.rep_ca_cert, cert_file=args.rep_client_cert, key_file=args.rep_client_key,
+                     timeout=timing.cell_state_timeout)
     runner = AuctionRunner(bbs, logger, weights, cell_state_timeout=timing.cell_state_timeout,
-                           observer=metrics.observer())
+                           observer=metrics.observer(), reps=reps)
     runner.start()
     server = serve_in_thread(make_handler(runner, metrics, logger), "127.0.0.1", args.port, "auctioneer")
     url = server_url(server)

@@ -2,7 +2,8 @@
 
 Like ``auction:auctionrunner/batch.go`` there is no fixed interval: the auction loop sleeps on the
 batch and wakes as soon as work arrives; whatever arrives during an auction waits for the next one.
-Duplicates (same ``process_guid.index`` or ``task_guid``) collapse into one request.
+Duplicates (same ``process_guid.index`` or ``task_guid``) collapse into the first request, as
+Diego's ``DedupeAndDrain`` keeps the first of each.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class Batch:
     def add(self, lrps: Sequence[LRPStart] = (), tasks: Sequence[TaskStart] = ()) -> None:
         with self._cond:
             for lrp in lrps:
-                self._lrps[lrp.identifier] = lrp
+                self._lrps.setdefault(lrp.identifier, lrp)
             for task in tasks:
-                self._tasks[task.identifier] = task
+                self._tasks.setdefault(task.identifier, task)
             if self._lrps or self._tasks:
                 self._cond.notify_all()
 

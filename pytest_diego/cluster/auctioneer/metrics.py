@@ -1,7 +1,8 @@
-"""The auctioneer's metrics under Diego's names, in a registry of its own.
+"""The auctioneer's metrics under Diego's names, in a registry of its own, published in the metrics
+agent's format (``cluster/metrics_agent.py``: ``source_id="auctioneer"``, durations in nanos).
 
-``RequestLatency`` is, as in Diego, the *maximum* request latency since it was last read (seconds
-here, not Diego's nanoseconds), so a scrape every interval sees the worst request of that interval.
+``RequestLatency`` is, as in Diego, the *maximum* request latency since it was last read, so a
+scrape every interval sees the worst request of that interval.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from pytest_diego.cluster.auctioneer.runner import AuctionObserver
 from pytest_diego.cluster.auctioneer.scoring import Results
+from pytest_diego.cluster.metrics_agent import Publisher, registry_points, render
+
+PUBLISHER = Publisher("auctioneer", "auctioneer-0")
 
 
 class _MaxLatency(Collector):
@@ -67,4 +71,4 @@ class AuctioneerMetrics:
         self.request_latency.observe(seconds)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return render(PUBLISHER, registry_points(self.registry))

@@ -5,12 +5,17 @@ which lists present cells), GET every rep's ``/state`` in parallel (``Auctioneer
 drain the batch, schedule it (:mod:`.scoring`), POST ``/work`` to the winners, and hand back what
 could not be placed or what a cell refused: LRPs with ``FailActualLRP`` (the placement error),
 tasks with ``RejectTask``. A ``/work`` POST that fails in transit is not handed back, as in Diego:
-the cell may have started part of it, and convergence repairs the rest.
+the cell may have started part of it, and convergence repairs the rest. The reps are spoken to
+in Diego's rep API shapes (``pytest_diego.rep``), over mutual TLS when given the files.
+
+As ``zone_builder.go`` does, a state that fails, comes from an evacuating cell, or names another
+cell than the presence it was fetched for is left out of the auction, and when no cell is left the
+whole fetch is tried again, up to four times in all, before the batch fails with "unable to
+communicate to compatible cells".
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -18,20 +23,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import urllib3
-
 from pytest_diego.bbs import models
 from pytest_diego.cluster.auctioneer.batch import Batch
 from pytest_diego.cluster.auctioneer.scoring import (
     CellState,
-    LRPStart,
     Results,
-    TaskStart,
     Weights,
     insufficient_resources,
     schedule,
 )
 from pytest_diego.lager import Logger
+from pytest_diego.rep import RepClient, Work
+
+FETCH_ATTEMPTS = 4  # zone_builder.go: the first fetch and three retries while no cell is usable
 
 
 class AuctionBBS(Protocol):
@@ -56,7 +60,7 @@ class AuctionRunner:
 
     def __init__(self, bbs: AuctionBBS, logger: Logger, weights: Weights | None = None,
                  cell_state_timeout: float = 10.0, workers: int = 64,
-                 observer: AuctionObserver | None = None) -> None:
+                 observer: AuctionObserver | None = None, reps: RepClient | None = None) -> None:
         self.bbs = bbs
         self.logger = logger
         self.weights = weights or Weights()
@@ -64,7 +68,7 @@ class AuctionRunner:
         self.observer = observer or AuctionObserver()
         self.batch = Batch()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="auction")
-        self._http = urllib3.PoolManager(num_pools=1024, maxsize=4, retries=False)
+        self.reps = reps or RepClient(timeout=cell_state_timeout)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="auction-runner", daemon=True)
 
@@ -74,9 +78,10 @@ class AuctionRunner:
     def stop(self) -> None:
         self._stop.set()
         self.batch.close()
-        self._thread.join(timeout=self.cell_state_timeout + 5)
+        if self._thread.is_alive():  # a runner driven by run_auction() alone was never started
+            self._thread.join(timeout=self.cell_state_timeout + 5)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._http.clear()
+        self.reps.close()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -108,36 +113,45 @@ class AuctionRunner:
     def _fetch_states(self, session: Any) -> list[CellState]:
         started = time.monotonic()
         presences = self.bbs.cells()
-        futures = [self._pool.submit(self._fetch_state, p.rep_url or p.rep_address) for p in presences]
-        cells = []
-        for i, (presence, future) in enumerate(zip(presences, futures, strict=True)):
-            try:
-                cells.append(CellState.from_json(future.result(), fallback_index=i))
-            except Exception as e:
-                self.observer.failed_cell_state_request()
-                session.error("failed-to-get-state", e, cell_id=presence.cell_id)
+        for attempt in range(FETCH_ATTEMPTS):
+            cells = self._fetch_usable_states(presences, session)
+            if cells:
+                break
+            session.info("failed-to-communicate-to-cells-abort" if attempt == FETCH_ATTEMPTS - 1
+                         else "failed-to-communicate-to-cells-retry")
         elapsed = time.monotonic() - started
         self.observer.fetch_states(elapsed)
         session.info("fetched-cell-states", cells=len(cells), failed=len(presences) - len(cells),
                      duration=elapsed)
         return cells
 
-    def _fetch_state(self, rep_url: str) -> dict[str, Any]:
-        response = self._http.request("GET", f"{rep_url}/state", timeout=self.cell_state_timeout)
-        if response.status != 200:
-            raise RuntimeError(f"GET {rep_url}/state answered {response.status}")
-        state = json.loads(response.data)
-        state.setdefault("rep_url", rep_url)
-        return state
+    def _fetch_usable_states(self, presences: list[Any], session: Any) -> list[CellState]:
+        """The states of the non-evacuating cells that answered as themselves."""
+        futures = [self._pool.submit(self.reps.state, p.rep_url or p.rep_address) for p in presences]
+        cells = []
+        for presence, future in zip(presences, futures, strict=True):
+            try:
+                cell = CellState.from_rep(future.result())
+            except Exception as e:
+                self.observer.failed_cell_state_request()
+                session.error("failed-to-get-state", e, cell_id=presence.cell_id)
+                continue
+            if cell.evacuating:
+                session.info("ignored-evacuating-cell", cell_id=presence.cell_id)
+            elif cell.cell_id and cell.cell_id != presence.cell_id:
+                session.error("cell-id-mismatch", None, cell_id=presence.cell_id, state_cell_id=cell.cell_id)
+            else:
+                cell.cell_id = presence.cell_id
+                cell.rep_url = presence.rep_url or presence.rep_address
+                cells.append(cell)
+        return cells
 
     def _commit(self, cells: list[CellState], results: Results, session: Any) -> None:
         """POST each winner its work; whatever a cell refuses joins the failures."""
         by_id = {c.cell_id: c for c in cells}
         work_cells = set(results.lrps_by_cell) | set(results.tasks_by_cell)
-        futures = {cell_id: self._pool.submit(self._perform, by_id[cell_id].rep_url,
-                                              results.lrps_by_cell.get(cell_id, []),
-                                              results.tasks_by_cell.get(cell_id, []))
-                   for cell_id in work_cells}
+        futures = {cell_id: self._pool.submit(self.reps.perform, by_id[cell_id].rep_url,
+                                              self._work(cell_id, results)) for cell_id in work_cells}
         for cell_id, future in futures.items():
             try:
                 refused = future.result()
@@ -146,41 +160,36 @@ class AuctionRunner:
                 continue
             self._take_back_refused(cell_id, refused, results, session)
 
-    def _perform(self, rep_url: str, lrps: list[LRPStart], tasks: list[TaskStart]) -> dict[str, Any]:
-        body = json.dumps({"lrps": [lrp.to_json() for lrp in lrps],
-                           "tasks": [task.to_json() for task in tasks]}).encode()
-        response = self._http.request("POST", f"{rep_url}/work", body=body,
-                                      headers={"Content-Type": "application/json"},
-                                      timeout=self.cell_state_timeout)
-        if response.status != 200:
-            raise RuntimeError(f"POST {rep_url}/work answered {response.status}")
-        return json.loads(response.data)
+    @staticmethod
+    def _work(cell_id: str, results: Results) -> Work:
+        """What Diego's auctioneer POSTs a winner: its LRPs and Tasks, and its cell id."""
+        return Work(lrps=tuple(lrp.to_rep() for lrp in results.lrps_by_cell.get(cell_id, [])),
+                    tasks=tuple(task.to_rep() for task in results.tasks_by_cell.get(cell_id, [])),
+                    cell_id=cell_id)
 
     @staticmethod
-    def _take_back_refused(cell_id: str, refused: dict[str, Any], results: Results, session: Any) -> None:
-        refused_lrps = {(e["process_guid"], int(e["index"])): e for e in refused.get("lrps") or ()}
-        refused_tasks = {e["task_guid"]: e for e in refused.get("tasks") or ()}
+    def _take_back_refused(cell_id: str, refused: Work, results: Results, session: Any) -> None:
+        """Diego's rep hands refused work back without a reason: the cell had less room than its
+        state said, so the failure reads ``insufficient resources``."""
+        refused_lrps = {lrp.identifier for lrp in refused.lrps or ()}
+        refused_tasks = {task.task_guid for task in refused.tasks or ()}
         if refused_lrps:
             kept = []
             for lrp in results.lrps_by_cell.get(cell_id, []):
-                entry = refused_lrps.get((lrp.process_guid, lrp.index))
-                if entry is None:
-                    kept.append(lrp)
-                else:
-                    error = entry.get("placement_error") or insufficient_resources(())
-                    results.failed_lrps.append((lrp, error))
+                if lrp.identifier in refused_lrps:
+                    results.failed_lrps.append((lrp, insufficient_resources(())))
                     session.info("lrp-failed-to-be-placed", lrp_guid=lrp.identifier, cell_id=cell_id)
+                else:
+                    kept.append(lrp)
             results.lrps_by_cell[cell_id] = kept
         if refused_tasks:
             kept_tasks = []
             for task in results.tasks_by_cell.get(cell_id, []):
-                entry = refused_tasks.get(task.task_guid)
-                if entry is None:
-                    kept_tasks.append(task)
-                else:
-                    error = entry.get("placement_error") or insufficient_resources(())
-                    results.failed_tasks.append((task, error))
+                if task.task_guid in refused_tasks:
+                    results.failed_tasks.append((task, insufficient_resources(())))
                     session.info("task-failed-to-be-placed", task_guid=task.task_guid, cell_id=cell_id)
+                else:
+                    kept_tasks.append(task)
             results.tasks_by_cell[cell_id] = kept_tasks
 
     def _hand_back(self, results: Results, session: Any) -> None:

@@ -1,29 +1,44 @@
 """Diego's auction scheduling as a pure function: order the batch, score cells, reserve, report errors.
 
-Follows ``auction:auctionrunner/scheduler.go`` and ``rep:resources.go``:
+Follows ``auction:auctionrunner/scheduler.go``, ``cell.go``, ``zone_sorter.go``, ``zone_builder.go``
+and ``rep:resources.go``:
 
 - order: LRPs with index 0, then tasks, then LRPs with higher indexes; bigger memory first in each;
-- score (lower wins): the average fraction of memory, disk and containers used after placement,
-  plus ``starting_container_weight`` × containers the cell is starting, plus 1000 per instance
-  of the same process on the cell (for tasks: per task on the cell), plus cell index ×
-  ``bin_pack_first_fit_weight``;
-- zones: an LRP goes to the zone(s) holding the fewest of its instances that has room;
-- every placement reserves resources on the cell, so later work in the batch sees less room;
+- score (lower wins): rep's ``ComputeScore`` (the mean fraction of memory, disk and containers used
+  after placement, plus ``starting_container_weight`` × containers the cell is starting), plus
+  ``LocalityOffset`` (1000) per instance of the same process on the cell (for tasks: per task on
+  the cell), plus the cell's index × ``bin_pack_first_fit_weight`` (indexes renumbered 0, 1, ...
+  within each zone when that weight is set); an LRP is scored and matched with the cell's proxy
+  memory added to its own, and reserves only its own;
+- zones first: an LRP goes to the zone holding the fewest instances of its process (every cell of
+  the zone counts, compatible or not); zones with equal counts are searched together;
+- every placement is added to the cell's state (``AddLRP``/``AddTask``): its resources, one more
+  starting container, and one more instance or task, so later work in the same batch sees it in
+  both the zone count and the locality offset; that is what spreads 160 instances of one LRP on
+  4 equal cells of one zone exactly 40/40/40/40;
 - an unplaceable item gets Diego's placement error; "insufficient resources: ..." names only the
   resources that were short on every cell tried.
+
+Where Diego leaves a choice to Go's map order (zones with equal counts, cells with equal scores) the
+lowest cell index wins here, so a placement can be asserted.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-LOCALITY_OFFSET = 1000
+from pytest_diego.rep import models as rep_models
+from pytest_diego.rep.models import RootFSProviders
 
-ERR_NO_COMPATIBLE_CELL = "found no compatible cells"
+LOCALITY_OFFSET = 1000
+DEFAULT_ROOTFS_PROVIDERS = RootFSProviders(arbitrary=("docker",),
+                                           fixed={"preloaded": ("cflinuxfs3", "cflinuxfs4")})
+"""A cell state built by hand (tests, simulations): a Diego cell's stacks and docker."""
+
+ERR_NO_COMPATIBLE_CELL = "found no compatible cell for required rootfs"
 ERR_CELL_COMMUNICATION = "unable to communicate to compatible cells"
 ERR_INFLIGHT_LIMIT = "waiting to start instance: reached in-flight start limit"
 RESOURCES = ("disk", "memory", "containers")
@@ -71,10 +86,11 @@ class LRPStart:
     def identifier(self) -> str:
         return f"{self.process_guid}.{self.index}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"process_guid": self.process_guid, "domain": self.domain, "index": self.index,
-                "memory_mb": self.memory_mb, "disk_mb": self.disk_mb, "max_pids": self.max_pids,
-                "root_fs": self.root_fs, "placement_tags": list(self.placement_tags)}
+    def to_rep(self) -> rep_models.LRP:
+        """As Diego's auctioneer sends it in ``/work`` (``rep.NewLRP`` with no instance guid)."""
+        return rep_models.LRP(process_guid=self.process_guid, index=self.index, domain=self.domain,
+                              memory_mb=self.memory_mb, disk_mb=self.disk_mb, root_fs=self.root_fs,
+                              placement_tags=self.placement_tags, max_pids=self.max_pids)
 
 
 @dataclass(frozen=True)
@@ -93,10 +109,11 @@ class TaskStart:
     def identifier(self) -> str:
         return self.task_guid
 
-    def to_json(self) -> dict[str, Any]:
-        return {"task_guid": self.task_guid, "domain": self.domain, "memory_mb": self.memory_mb,
-                "disk_mb": self.disk_mb, "max_pids": self.max_pids, "root_fs": self.root_fs,
-                "placement_tags": list(self.placement_tags)}
+    def to_rep(self) -> rep_models.Task:
+        """As Diego's auctioneer sends it in ``/work`` (``rep.NewTask``: state Invalid)."""
+        return rep_models.Task(task_guid=self.task_guid, domain=self.domain, memory_mb=self.memory_mb,
+                               disk_mb=self.disk_mb, root_fs=self.root_fs, placement_tags=self.placement_tags,
+                               max_pids=self.max_pids)
 
 
 @dataclass
@@ -108,7 +125,7 @@ class Resources:
 
 @dataclass
 class CellState:
-    """What a cell's ``GET /state`` said, plus what this auction has reserved on it since."""
+    """What a cell's ``GET /state`` said, plus what this auction has added to it since."""
 
     cell_id: str
     zone: str
@@ -118,32 +135,35 @@ class CellState:
     lrp_counts: Counter[str] = field(default_factory=Counter)  # instances per process_guid
     task_count: int = 0
     starting_container_count: int = 0
-    rootfs_providers: tuple[str, ...] = ("preloaded", "docker")
+    rootfs_providers: RootFSProviders = field(default_factory=lambda: DEFAULT_ROOTFS_PROVIDERS)
     placement_tags: tuple[str, ...] = ()
     optional_placement_tags: tuple[str, ...] = ()
     evacuating: bool = False
     index: int = 0
+    proxy_memory_mb: int = 0  # rep's ProxyMemoryAllocationMB: what each LRP's envoy proxy takes
 
     @classmethod
-    def from_json(cls, state: dict[str, Any], fallback_index: int = 0) -> CellState:
-        total, avail = state["total_resources"], state["available_resources"]
-        match = re.search(r"(\d+)$", state["cell_id"])
+    def from_rep(cls, state: rep_models.CellState) -> CellState:
+        """A rep's ``GET /state``; its index is the rep's ``cell_index``."""
+        def resources(r: rep_models.Resources) -> Resources:
+            return Resources(r.memory_mb, r.disk_mb, r.containers)
+
         return cls(
-            cell_id=state["cell_id"], zone=state.get("zone", ""), rep_url=state.get("rep_url", ""),
-            total=Resources(total["memory_mb"], total["disk_mb"], total["containers"]),
-            available=Resources(avail["memory_mb"], avail["disk_mb"], avail["containers"]),
-            lrp_counts=Counter(lrp["process_guid"] for lrp in state.get("lrps", [])),
-            task_count=len(state.get("tasks", [])),
-            starting_container_count=int(state.get("starting_container_count", 0)),
-            rootfs_providers=tuple(state.get("rootfs_providers", ())),
-            placement_tags=tuple(state.get("placement_tags", ())),
-            optional_placement_tags=tuple(state.get("optional_placement_tags", ())),
-            evacuating=bool(state.get("evacuating", False)),
-            index=int(match.group(1)) if match else fallback_index,
-        )
+            cell_id=state.cell_id, zone=state.zone, rep_url=state.rep_url, total=resources(state.total),
+            available=resources(state.available),
+            lrp_counts=Counter(lrp.process_guid for lrp in state.lrps), task_count=len(state.tasks),
+            starting_container_count=state.starting_container_count, rootfs_providers=state.rootfs_providers,
+            placement_tags=state.placement_tags, optional_placement_tags=state.optional_placement_tags,
+            evacuating=state.evacuating, index=state.cell_index,
+            proxy_memory_mb=state.proxy_memory_allocation_mb)
+
+    def fits(self, memory_mb: int, disk_mb: int) -> bool:
+        """No :meth:`problems` (asked of every cell for every item, so without building a set)."""
+        a = self.available
+        return a.disk_mb >= disk_mb and a.memory_mb >= memory_mb and a.containers >= 1
 
     def problems(self, memory_mb: int, disk_mb: int) -> set[str]:
-        """Resources this cell is short of for the work (empty: it fits)."""
+        """Resources this cell is short of for the work (empty: it fits); rep's ``ResourceMatch``."""
         short = set()
         if self.available.disk_mb < disk_mb:
             short.add("disk")
@@ -164,19 +184,29 @@ class CellState:
         return used + self.starting_container_count * starting_weight
 
     def matches_rootfs(self, root_fs: str) -> bool:
-        scheme = root_fs.split(":", 1)[0] if ":" in root_fs else ""
-        return bool(scheme) and scheme in self.rootfs_providers
+        """rep's ``MatchRootFS``: the scheme's provider, and for a fixed set the stack's name."""
+        return self.rootfs_providers.match(root_fs)
 
     def matches_placement_tags(self, tags: Sequence[str]) -> bool:
         """Every required tag of the cell is asked for; every asked tag the cell has."""
         wanted, required = set(tags), set(self.placement_tags)
         return required <= wanted and wanted <= required | set(self.optional_placement_tags)
 
-    def reserve(self, memory_mb: int, disk_mb: int) -> None:
+    def _reserve(self, memory_mb: int, disk_mb: int) -> None:
         self.available.memory_mb -= memory_mb
         self.available.disk_mb -= disk_mb
         self.available.containers -= 1
         self.starting_container_count += 1
+
+    def add_lrp(self, lrp: LRPStart) -> None:
+        """rep's ``AddLRP``: the instance now counts on this cell (and so in its zone)."""
+        self._reserve(lrp.memory_mb, lrp.disk_mb)
+        self.lrp_counts[lrp.process_guid] += 1
+
+    def add_task(self, task: TaskStart) -> None:
+        """rep's ``AddTask``."""
+        self._reserve(task.memory_mb, task.disk_mb)
+        self.task_count += 1
 
 
 @dataclass
@@ -206,116 +236,126 @@ def auction_order(lrps: Iterable[LRPStart], tasks: Iterable[TaskStart]
     return [*first, *sorted(tasks, key=lambda t: -t.memory_mb), *rest]
 
 
-def _compatible(cells: Sequence[CellState], root_fs: str, tags: Sequence[str]
-                ) -> tuple[list[CellState], str | None]:
-    """Cells able to run this rootfs with these placement tags, or Diego's mismatch error."""
-    by_rootfs = [c for c in cells if c.matches_rootfs(root_fs)]
-    if not by_rootfs:
-        return [], ERR_NO_COMPATIBLE_CELL
-    matching = [c for c in by_rootfs if c.matches_placement_tags(tags)]
-    if not matching:
-        return [], placement_tag_mismatch(list(tags))
-    return matching, None
+Zones = dict[str, list[CellState]]
 
 
-Compat = dict[tuple[str, tuple[str, ...]], "tuple[list[CellState], str | None]"]
+@dataclass(frozen=True)
+class _Compatible:
+    """The cells able to run one (rootfs, tags): all of them by index, and by zone; or the error."""
+
+    cells: list[CellState]
+    zones: Zones
+    error: str | None
 
 
-def _compatible_cached(cells: Sequence[CellState], root_fs: str, tags: Sequence[str],
-                       cache: Compat | None) -> tuple[list[CellState], str | None]:
-    """``_compatible``, remembered per (rootfs, tags) for one batch: a 4000-instance LRP on 100
-    cells would otherwise test 400,000 cells for the same answer."""
-    if cache is None:
-        return _compatible(cells, root_fs, tags)
-    key = (root_fs, tuple(tags))
-    found = cache.get(key)
-    if found is None:
-        found = cache[key] = _compatible(cells, root_fs, tags)
-    return found
+class _Auction:
+    """One batch's view of the cells: grouped by zone, with compatibility remembered per
+    (rootfs, tags) so that a 4000-instance LRP on 100 cells tests each cell once, not 4000 times."""
 
+    def __init__(self, cells: Sequence[CellState], weights: Weights) -> None:
+        self.weights = weights
+        self.cells = sorted((c for c in cells if not c.evacuating), key=lambda c: c.index)
+        self.zones = _by_zone(self.cells)
+        # zone_builder.go: with a bin-pack weight, indexes count 0, 1, ... within each zone
+        weight = weights.bin_pack_first_fit_weight
+        self.index_score = {id(c): (i if weight > 0 else c.index) * weight
+                            for cells_of_zone in self.zones.values() for i, c in enumerate(cells_of_zone)}
+        self._compatible: dict[tuple[str, tuple[str, ...]], _Compatible] = {}
 
-def _place_lrp(lrp: LRPStart, cells: Sequence[CellState], weights: Weights,
-               cache: Compat | None = None) -> CellState | str:
-    compatible, err = _compatible_cached(cells, lrp.root_fs, lrp.placement_tags, cache)
-    if err:
-        return err
-    zones: dict[str, list[CellState]] = {}
-    for cell in sorted(compatible, key=lambda c: c.index):
-        zones.setdefault(cell.zone, [])
-        zones[cell.zone].append(cell)
-    # instances of this process per zone count every cell of the zone, compatible or not
-    zone_instances = {z: sum(c.lrp_counts[lrp.process_guid] for c in cells if c.zone == z)
-                      for z in zones}
-    ordered = sorted(zones, key=lambda z: (zone_instances[z], z))
-    problems = set(RESOURCES)
-    winner: CellState | None = None
-    best = float("inf")
-    for i, zone in enumerate(ordered):
-        for cell in zones[zone]:
-            short = cell.problems(lrp.memory_mb, lrp.disk_mb)
-            if short:
-                problems &= short
+    def compatible(self, root_fs: str, tags: tuple[str, ...]) -> _Compatible:
+        key = (root_fs, tags)
+        found = self._compatible.get(key)
+        if found is None:
+            by_rootfs = [c for c in self.cells if c.matches_rootfs(root_fs)]
+            matching = [c for c in by_rootfs if c.matches_placement_tags(tags)]
+            error = None if matching else ERR_NO_COMPATIBLE_CELL if not by_rootfs else \
+                placement_tag_mismatch(list(tags))
+            found = self._compatible[key] = _Compatible(matching, _by_zone(matching), error)
+        return found
+
+    def place_lrp(self, lrp: LRPStart) -> CellState | str:
+        compatible = self.compatible(lrp.root_fs, lrp.placement_tags)
+        if compatible.error:
+            return compatible.error
+        zones = compatible.zones
+        guid = lrp.process_guid
+        # zone_sorter.go: instances of the process on every cell of the zone, compatible or not
+        instances = {z: sum(c.lrp_counts[guid] for c in self.zones[z]) for z in zones}
+        ordered = sorted(zones, key=lambda z: (instances[z], z))
+        weight = self.weights.starting_container_weight
+        problems = set(RESOURCES)
+        winner: CellState | None = None
+        best = float("inf")
+        for i, zone in enumerate(ordered):
+            for cell in zones[zone]:
+                memory = lrp.memory_mb + cell.proxy_memory_mb
+                if not cell.fits(memory, lrp.disk_mb):
+                    problems &= cell.problems(memory, lrp.disk_mb)
+                    continue
+                score = (cell.resource_score(memory, lrp.disk_mb, weight)
+                         + LOCALITY_OFFSET * cell.lrp_counts[guid] + self.index_score[id(cell)])
+                if score < best:
+                    best, winner = score, cell
+            ties_next = i + 1 < len(ordered) and instances[ordered[i + 1]] == instances[zone]
+            if winner is not None and not ties_next:
+                break
+        return winner if winner is not None else insufficient_resources(problems)
+
+    def place_task(self, task: TaskStart) -> CellState | str:
+        compatible = self.compatible(task.root_fs, task.placement_tags)
+        if compatible.error:
+            return compatible.error
+        weight = self.weights.starting_container_weight
+        problems = set(RESOURCES)
+        winner: CellState | None = None
+        best = float("inf")
+        for cell in compatible.cells:
+            if not cell.fits(task.memory_mb, task.disk_mb):
+                problems &= cell.problems(task.memory_mb, task.disk_mb)
                 continue
-            score = (cell.resource_score(lrp.memory_mb, lrp.disk_mb, weights.starting_container_weight)
-                     + LOCALITY_OFFSET * cell.lrp_counts[lrp.process_guid]
-                     + cell.index * weights.bin_pack_first_fit_weight)
+            score = (cell.resource_score(task.memory_mb, task.disk_mb, weight)
+                     + LOCALITY_OFFSET * cell.task_count)
             if score < best:
                 best, winner = score, cell
-        next_ties = i + 1 < len(ordered) and zone_instances[ordered[i + 1]] == zone_instances[zone]
-        if winner is not None and not next_ties:
-            break
-    return winner if winner is not None else insufficient_resources(problems)
+        return winner if winner is not None else insufficient_resources(problems)
 
 
-def _place_task(task: TaskStart, cells: Sequence[CellState], weights: Weights,
-                cache: Compat | None = None) -> CellState | str:
-    compatible, err = _compatible_cached(cells, task.root_fs, task.placement_tags, cache)
-    if err:
-        return err
-    problems = set(RESOURCES)
-    winner: CellState | None = None
-    best = float("inf")
-    for cell in sorted(compatible, key=lambda c: c.index):
-        short = cell.problems(task.memory_mb, task.disk_mb)
-        if short:
-            problems &= short
-            continue
-        score = (cell.resource_score(task.memory_mb, task.disk_mb, weights.starting_container_weight)
-                 + LOCALITY_OFFSET * cell.task_count)
-        if score < best:
-            best, winner = score, cell
-    return winner if winner is not None else insufficient_resources(problems)
+def _by_zone(cells: Iterable[CellState]) -> Zones:
+    zones: Zones = {}
+    for cell in cells:
+        zones.setdefault(cell.zone, []).append(cell)
+    return zones
 
 
 def schedule(lrps: Iterable[LRPStart], tasks: Iterable[TaskStart], cells: Sequence[CellState],
              weights: Weights | None = None) -> Results:
-    """Place a batch on ``cells`` (mutated: each placement reserves its resources)."""
+    """Place a batch on ``cells`` (mutated: each placement is added to its cell's state)."""
     weights = weights or Weights()
     results = Results()
-    live = [c for c in cells if not c.evacuating]
-    inflight = sum(c.starting_container_count for c in live)
-    cache: Compat = {}
+    auction = _Auction(cells, weights)
+    inflight = sum(c.starting_container_count for c in auction.cells)
+    limit = weights.starting_container_count_maximum
     for item in auction_order(lrps, tasks):
-        is_lrp = isinstance(item, LRPStart)
-        failed: list[Any] = results.failed_lrps if is_lrp else results.failed_tasks
-        if not live:
+        failed: list[Any] = results.failed_lrps if isinstance(item, LRPStart) else results.failed_tasks
+        if not auction.cells:
             failed.append((item, ERR_CELL_COMMUNICATION))
             continue
-        if weights.starting_container_count_maximum > 0 and \
-                inflight >= weights.starting_container_count_maximum:
+        if limit > 0 and inflight >= limit:
             failed.append((item, ERR_INFLIGHT_LIMIT))
             continue
-        outcome = (_place_lrp(item, live, weights, cache) if is_lrp
-                   else _place_task(item, live, weights, cache))
-        if isinstance(outcome, str):
-            failed.append((item, outcome))
-            continue
-        outcome.reserve(item.memory_mb, item.disk_mb)
-        inflight += 1
         if isinstance(item, LRPStart):
-            outcome.lrp_counts[item.process_guid] += 1
+            outcome = auction.place_lrp(item)
+            if isinstance(outcome, str):
+                failed.append((item, outcome))
+                continue
+            outcome.add_lrp(item)
             results.lrps_by_cell.setdefault(outcome.cell_id, []).append(item)
         else:
-            outcome.task_count += 1
-            results.tasks_by_cell.setdefault(outcome.cell_id, []).append(item)
+            task_outcome = auction.place_task(item)
+            if isinstance(task_outcome, str):
+                failed.append((item, task_outcome))
+                continue
+            task_outcome.add_task(item)
+            results.tasks_by_cell.setdefault(task_outcome.cell_id, []).append(item)
+        inflight += 1
     return results

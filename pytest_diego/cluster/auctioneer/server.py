@@ -6,33 +6,25 @@ import json
 import time
 from http.server import BaseHTTPRequestHandler
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from pytest_diego.cluster.auctioneer.batch import lrp_starts, task_start
 from pytest_diego.cluster.auctioneer.metrics import AuctioneerMetrics
 from pytest_diego.cluster.auctioneer.runner import AuctionRunner
+from pytest_diego.cluster.component import ComponentHandler
+from pytest_diego.cluster.metrics_agent import CONTENT_TYPE
 from pytest_diego.lager import Logger
 
 
 def make_handler(runner: AuctionRunner, metrics: AuctioneerMetrics, logger: Logger
                  ) -> type[BaseHTTPRequestHandler]:
-    class AuctioneerHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class AuctioneerHandler(ComponentHandler):
         server_version = "pytest-diego-auctioneer"
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # requests are logged through lager
-
         def _reply(self, status: int, body: bytes = b"", content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(status, body, content_type)
 
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                self._reply(200, metrics.exposition(), CONTENT_TYPE_LATEST)
+                self._reply(200, metrics.exposition(), CONTENT_TYPE)
             else:
                 self._reply(404, b'{"error":"not found"}')
 
@@ -49,16 +41,18 @@ def make_handler(runner: AuctionRunner, metrics: AuctioneerMetrics, logger: Logg
                 if not isinstance(requests, list):
                     raise ValueError("expected a JSON array of start requests")
                 if route == "lrps":
-                    starts = [s for r in requests for s in lrp_starts(r)]
-                    runner.batch.add(lrps=starts)
+                    lrps = [s for r in requests for s in lrp_starts(r)]
+                    runner.batch.add(lrps=lrps)
+                    count = len(lrps)
                 else:
-                    starts = [task_start(r) for r in requests]
-                    runner.batch.add(tasks=starts)
+                    tasks = [task_start(r) for r in requests]
+                    runner.batch.add(tasks=tasks)
+                    count = len(tasks)
             except ValueError as e:
                 session.error("malformed-request", e)
                 self._reply(400, json.dumps({"error": str(e)}).encode())
                 return
-            session.info("submitted", count=len(starts))
+            session.info("submitted", count=count)
             self._reply(202)
             metrics.request_served(time.monotonic() - started)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from pytest_diego.bbs import models
-from pytest_diego.cluster.bbs import rep
 from pytest_diego.cluster.bbs.state import (
     CLAIMED,
     CRASHED,
@@ -15,6 +14,7 @@ from pytest_diego.cluster.bbs.state import (
     Tx,
     now_ns,
 )
+from pytest_diego.locket.errors import LocketClientError
 
 
 def new_tag() -> models.ModificationTag:
@@ -44,7 +44,7 @@ def same_instance(a: models.ActualLRPInstanceKey, b: models.ActualLRPInstanceKey
 
 
 def allows(before: models.ActualLRP, key: models.ActualLRPInstanceKey, new_state: str) -> bool:
-    """Diego's ``ActualLRP.AllowsTransitionTo`` (bbs-protocol.md §5.2)."""
+    """Diego's ``ActualLRP.AllowsTransitionTo`` (docs/diego-facts.md §11.7)."""
     empty = not key.instance_guid and not key.cell_id
     same = same_instance(before.actual_lrp_instance_key, key)
     if before.state == UNCLAIMED:
@@ -116,33 +116,56 @@ def unclaim(before: models.ActualLRP) -> models.ActualLRP:
 def retire(core, tx: Tx, lrp: models.ActualLRP) -> None:
     """Stop one instance like Diego's RetireActualLRP: rows not on a cell are removed; a running
     or claimed instance is stopped through its cell's rep (which then calls RemoveActualLRP),
-    and removed directly when its cell is gone or does not answer."""
+    and removed directly when its cell has no presence or does not answer. The cells are asked
+    of Locket after the commit, outside the state lock, once for every instance the change retires."""
     state = core.state
     if lrp.state in (UNCLAIMED, CRASHED):
         state.delete_actual(tx, lrp)
         removed(tx, lrp)
         return
-    cell = state.present_cells().get(cell_of(lrp))
-    if cell is None or not cell.msg.rep_url:
-        state.delete_actual(tx, lrp)
-        removed(tx, lrp)
+    if not tx.retirements:
+        tx.after.append(lambda: _retire_on_cells(core, tx.retirements))
+    tx.retirements.append(lrp)
+
+
+def _retire_on_cells(core, lrps: list[models.ActualLRP]) -> None:
+    """Diego's ``CellById`` then ``StopLRPInstance`` for each instance; no presence: remove it."""
+    try:
+        cells = core.cells.cells_of({cell_of(lrp) for lrp in lrps})
+    except LocketClientError as e:  # left as they are: convergence retires them again
+        core.logger.error("retire-actual-lrp.failed-fetching-cells", e, instances=len(lrps))
         return
-    tx.after.append(lambda: core.outbound.submit(_stop_on_cell, core, lrp, cell.msg.rep_url))
+    gone = []
+    for lrp in lrps:
+        cell = cells.get(cell_of(lrp))
+        if cell is not None and cell.msg.rep_url:
+            core.outbound.submit(_stop_on_cell, core, lrp, cell.msg.rep_url)
+        else:
+            gone.append(lrp)
+    if gone:
+        _remove_if_unchanged(core, gone)
 
 
 def _stop_on_cell(core, lrp: models.ActualLRP, rep_url: str) -> None:
     key, instance = lrp.actual_lrp_key, lrp.actual_lrp_instance_key
-    status = core.outbound.post(rep.stop_lrp_url(rep_url, key.process_guid, instance.instance_guid))
-    if status is not None and 200 <= status < 300:
+    if core.outbound.stop_lrp_instance(rep_url, key.process_guid, instance.instance_guid):
         return
     core.logger.info("retire-actual-lrp.stop-on-cell-failed-removing", process_guid=key.process_guid,
-                     index=key.index, cell_id=instance.cell_id, status=status)
+                     index=key.index, cell_id=instance.cell_id)
+    _remove_if_unchanged(core, [lrp])
+
+
+def _remove_if_unchanged(core, lrps: list[models.ActualLRP]) -> None:
+    """Remove each row that is still the same instance on the same cell."""
+    tx = Tx()
     with core.state.lock:
-        current = core.state.actual(key.process_guid, key.index, lrp.presence)
-        if current is None or not same_instance(current.actual_lrp_instance_key, instance):
-            return
-        tx = Tx()
-        core.state.delete_actual(tx, current)
-        removed(tx, current)
-        pending = core.commit(tx)
-    core.apply(tx, pending)
+        for lrp in lrps:
+            key, instance = lrp.actual_lrp_key, lrp.actual_lrp_instance_key
+            current = core.state.actual(key.process_guid, key.index, lrp.presence)
+            if current is None or not same_instance(current.actual_lrp_instance_key, instance):
+                continue
+            core.state.delete_actual(tx, current)
+            removed(tx, current)
+        pending = core.commit(tx) if tx.ops else None
+    if pending is not None:
+        core.apply(tx, pending)

@@ -29,12 +29,38 @@ class BBSConfig:
     convergence_interval: float | None = None
     """Seconds between convergence runs; default Diego's 30 s x time_scale."""
     max_task_retries: int = 3
+    locket_address: str | None = None
+    """Diego's ``locket_address`` (host:port): cells are read from it and the ``bbs`` lock held in
+    it. None: a BBS alone (tests of its API), which serves at once and knows no cell."""
+    locket_ca_cert: Path | None = None
+    locket_client_cert: Path | None = None
+    locket_client_key: Path | None = None
+    rep_ca_cert: Path | None = None
+    """CA of the reps' certificates; with the client files, reps are called over mutual TLS."""
+    rep_client_cert: Path | None = None
+    rep_client_key: Path | None = None
+    lock_owner: str | None = None
+    """The owner of the ``bbs`` lock (Diego's ``uuid``): stable per BBS instance, so a restarted
+    BBS takes its lock back at once. Default: a new one per start."""
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir)
         tls = [self.tls_ca, self.tls_cert, self.tls_key]
         if any(tls) and not all(tls):
             raise ConfigError("TLS needs all of --tls-ca, --tls-cert and --tls-key (or none of them)")
+        locket_tls = [self.locket_ca_cert, self.locket_client_cert, self.locket_client_key]
+        if any(locket_tls) and not all(locket_tls):
+            raise ConfigError("mutual TLS with Locket needs all of --locket-ca-cert, --locket-client-cert "
+                              "and --locket-client-key (or none of them)")
+        if any(locket_tls) and not self.locket_address:
+            raise ConfigError("--locket-ca-cert, --locket-client-cert and --locket-client-key need "
+                              "--locket-address")
+        rep_tls = [self.rep_ca_cert, self.rep_client_cert, self.rep_client_key]
+        if any(rep_tls) and not all(rep_tls):
+            raise ConfigError("mutual TLS with reps needs all of --rep-ca-cert, --rep-client-cert and "
+                              "--rep-client-key (or none of them)")
+        if self.lock_owner is not None and not self.lock_owner.strip():
+            raise ConfigError("--lock-owner must not be empty (Locket refuses an empty owner)")
         _ = self.timing  # raises ConfigError for a bad time scale
 
     @property

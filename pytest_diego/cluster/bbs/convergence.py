@@ -7,6 +7,10 @@ instances on cells without presence SUSPECT and auction a replacement (the suspe
 when the replacement starts; if the cell comes back first, the replacement goes instead).
 Tasks: re-auction PENDING after the kick duration, fail expired PENDING, fail RUNNING on lost
 cells, re-run callbacks, demote stuck RESOLVING, delete old COMPLETED tasks.
+
+The present cells are Locket's presences, read once per run before both passes (Diego's
+``serviceClient.Cells``). When Locket cannot be reached the run is skipped, as Diego's
+``ConvergeLRPs`` and ``ConvergeTasks`` return early: every instance would otherwise look lost.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections import Counter
 
 from pytest_diego.bbs import models
 from pytest_diego.cluster.bbs import actual, restart, tasks
+from pytest_diego.cluster.bbs.cells import Presence
 from pytest_diego.cluster.bbs.core import Core
 from pytest_diego.cluster.bbs.metrics import Metrics
 from pytest_diego.cluster.bbs.state import (
@@ -29,6 +34,7 @@ from pytest_diego.cluster.bbs.state import (
     UNCLAIMED,
     Tx,
 )
+from pytest_diego.locket.errors import LocketClientError
 
 # Records one convergence slice visits before it lets other requests have the state lock: a
 # pass over 100k instances takes ~0.6 s, which held every DesireDesiredLRP for as long.
@@ -37,12 +43,12 @@ RECORDS_PER_SLICE = 2000
 
 class _Pass:
     """What one LRP convergence pass shares across its slices: the moment it started, Diego's
-    counts, and the present cells and fresh domains, read again at each slice (a cell that
-    registered between slices may already run instances a stale view would call SUSPECT)."""
+    counts, the present cells (read once, before the pass, as Diego does), and the fresh domains,
+    read again at each slice."""
 
-    def __init__(self, core: Core, now: float) -> None:
+    def __init__(self, core: Core, now: float, present: dict[str, Presence]) -> None:
         self.core, self.now = core, now
-        self.present: dict = {}
+        self.present = present
         self.fresh: set[str] = set()
         self.stale_ns = (now - core.timing.stale_unclaimed_duration) * 1e9
         self.counts: Counter[str] = Counter()
@@ -51,26 +57,24 @@ class _Pass:
         self.log = core.logger.session("converge-lrps")
 
 
-def converge_lrps(core: Core) -> dict[str, int]:
-    """One LRP convergence pass; returns Diego's LRP and cell counts.
+def converge_lrps(core: Core, present: dict[str, Presence]) -> dict[str, int]:
+    """One LRP convergence pass over the ``present`` cells; returns Diego's LRP and cell counts.
 
     The pass goes process_guid by process_guid in slices of about ``RECORDS_PER_SLICE`` records,
     each slice under the state lock and committed before the lock is released, so every
-    DesiredLRP is converged from one consistent view of its own records, the cells and the
-    domains, while requests are served between slices.
+    DesiredLRP is converged from one consistent view of its own records and the domains, while
+    requests are served between slices.
     """
     state = core.state
-    run = _Pass(core, time.time())
+    run = _Pass(core, time.time(), present)
     with state.lock:
-        run.present, run.fresh = state.present_cells(run.now), state.fresh_domains(run.now)
         guids = list(dict.fromkeys([*state.desired, *state.actuals]))
     position = 0
     while position < len(guids):
         tx = Tx()
         visited = 0
         with state.lock:
-            now = time.time()
-            run.present, run.fresh = state.present_cells(now), state.fresh_domains(now)
+            run.fresh = state.fresh_domains()
             while position < len(guids) and visited < RECORDS_PER_SLICE:
                 visited += _converge_process(run, tx, guids[position])
                 position += 1
@@ -207,8 +211,9 @@ def _converge_suspect(core: Core, tx: Tx, desired: models.DesiredLRP, lrp: model
         tx.lrp_auctions.append((desired, [index]))
 
 
-def converge_tasks(core: Core, metrics: Metrics | None = None) -> dict[str, int]:
-    """One Task convergence pass; returns the task counts by state."""
+def converge_tasks(core: Core, present: dict[str, Presence], metrics: Metrics | None = None
+                   ) -> dict[str, int]:
+    """One Task convergence pass over the ``present`` cells; returns the task counts by state."""
     state, timing = core.state, core.timing
     now = time.time_ns()
     kick = timing.kick_task_duration * 1e9
@@ -220,7 +225,6 @@ def converge_tasks(core: Core, metrics: Metrics | None = None) -> dict[str, int]
     tx = Tx()
     log = core.logger.session("converge-tasks")
     with state.lock:
-        present = state.present_cells(now / 1e9)
         for guid, rec in list(state.tasks.items()):
             task = rec.msg
             counts[task.state] += 1
@@ -276,7 +280,7 @@ def _fail(core: Core, tx: Tx, task: models.Task, reason: str) -> None:
     after.updated_at = after.first_completed_at = time.time_ns()
     core.state.put_task(tx, after)
     tx.event("task", "task_changed", models.TaskChangedEvent(before=task, after=after), task.cell_id)
-    core.counters.add("tasks_failed")
+    tx.after.append(lambda: core.counters.add("tasks_failed"))  # counted once committed
     if after.task_definition.completion_callback_url:
         tx.after.append(lambda: core.outbound.submit(tasks.run_callback, core, after.task_guid))
 
@@ -302,6 +306,10 @@ class Converger:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
+            writer = self._core.state.writer
+            if writer is not None and writer.broken is not None:  # nothing it changed could commit
+                self._core.logger.info("convergence.skipped", reason=str(writer.broken))
+                continue
             try:
                 self.run_once()
             except Exception as e:  # keep converging: the next run may succeed
@@ -310,12 +318,17 @@ class Converger:
     def run_once(self) -> None:
         with self._run_lock:
             core, metrics = self._core, self._metrics
+            try:
+                present = core.cells.cells()
+            except LocketClientError as e:  # Diego's convergence runs again at the next tick
+                core.logger.error("converge-lrps.failed-listing-cells", e)
+                return
             started = time.perf_counter()
-            lrp_counts = converge_lrps(core)
+            lrp_counts = converge_lrps(core, present)
             metrics.lrp_duration.set(time.perf_counter() - started)
             metrics.lrp_runs.inc()
             started = time.perf_counter()
-            task_counts = converge_tasks(core, metrics)
+            task_counts = converge_tasks(core, present, metrics)
             metrics.task_duration.set(time.perf_counter() - started)
             metrics.task_runs.inc()
             metrics.set_counts({**lrp_counts, **task_counts})

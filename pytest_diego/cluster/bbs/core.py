@@ -1,4 +1,5 @@
-"""What every BBS operation needs: the state, the timings, the logger and the outbound clients.
+"""What every BBS operation needs: the state, the timings, the logger, the cells (Locket) and the
+outbound clients.
 
 One ``Core`` per BBS process; handlers, convergence and callbacks all go through it.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_diego.cluster.bbs.auction import AuctioneerClient, lrp_start_request, task_start_request
+from pytest_diego.cluster.bbs.cells import CellDirectory
 from pytest_diego.cluster.bbs.events import Hub
 from pytest_diego.cluster.bbs.rep import Outbound
 from pytest_diego.cluster.bbs.state import State, Tx
@@ -35,8 +37,9 @@ class Core:
     """The BBS's shared machinery."""
 
     def __init__(self, state: State, timing: Timing, logger: Logger, auctioneer: AuctioneerClient,
-                 outbound: Outbound, hub: Hub, max_task_retries: int = 3) -> None:
+                 outbound: Outbound, hub: Hub, cells: CellDirectory, max_task_retries: int = 3) -> None:
         self.state = state
+        self.cells = cells
         self.timing = timing
         self.logger = logger
         self.auctioneer = auctioneer

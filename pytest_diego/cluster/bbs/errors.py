@@ -6,6 +6,10 @@ handlers raise ``ModelError`` and the dispatcher turns it into that field.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+R = TypeVar("R")
+
 
 class ModelError(Exception):
     """An application error answered in band, typed by Diego's ``Error.Type`` name."""
@@ -31,6 +35,13 @@ def exists() -> ModelError:
 
 def not_found() -> ModelError:
     return ModelError("ResourceNotFound", "the requested resource could not be found")
+
+
+def found(record: R | None) -> R:
+    """``record``, or Diego's ResourceNotFound when the lookup that gave it found nothing."""
+    if record is None:
+        raise not_found()
+    return record
 
 
 def cannot(verb: str) -> ModelError:

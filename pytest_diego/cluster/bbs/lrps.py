@@ -6,7 +6,7 @@ from pytest_diego.bbs import models
 from pytest_diego.cluster.bbs import actual, restart, validation
 from pytest_diego.cluster.bbs.auction import lrp_start_request
 from pytest_diego.cluster.bbs.core import Core
-from pytest_diego.cluster.bbs.errors import cannot, exists, invalid_fields, not_found
+from pytest_diego.cluster.bbs.errors import cannot, exists, found, invalid_fields, not_found
 from pytest_diego.cluster.bbs.state import (
     CLAIMED,
     CRASHED,
@@ -58,9 +58,7 @@ def update(core: Core, process_guid: str, change: models.DesiredLRPUpdate) -> No
     session.info("starting")
     state = core.state
     with state.lock:
-        rec = state.desired.get(process_guid)
-        if rec is None:
-            raise not_found()
+        rec = found(state.desired.get(process_guid))
         before = rec.msg
         after = models.DesiredLRP()
         after.CopyFrom(before)
@@ -107,9 +105,7 @@ def remove(core: Core, process_guid: str) -> None:
     session.info("starting")
     state = core.state
     with state.lock:
-        rec = state.desired.get(process_guid)
-        if rec is None:
-            raise not_found()
+        rec = found(state.desired.get(process_guid))
         tx = Tx()
         state.delete_desired(tx, process_guid)
         tx.broadcast("lrp", "desired_lrp_removed", models.DesiredLRPRemovedEvent(desired_lrp=rec.msg))
@@ -131,9 +127,7 @@ def claim(core: Core, request: models.ClaimActualLRPRequest) -> None:
                                   index=request.index, instance_guid=key.instance_guid, cell_id=key.cell_id)
     state = core.state
     with state.lock:
-        before = state.actual(request.process_guid, request.index)
-        if before is None:
-            raise not_found()
+        before = found(state.actual(request.process_guid, request.index))
         if not actual.allows(before, key, CLAIMED):
             raise cannot("claim")
         if before.state == CLAIMED:
@@ -223,9 +217,7 @@ def crash(core: Core, request: models.CrashActualLRPRequest) -> None:
                                   instance_guid=ikey.instance_guid, cell_id=ikey.cell_id)
     state = core.state
     with state.lock:
-        before = state.actual(key.process_guid, key.index)
-        if before is None:
-            raise not_found()
+        before = found(state.actual(key.process_guid, key.index))
         if not actual.allows(before, ikey, CRASHED):
             raise cannot("crash")
         now = now_ns()
@@ -262,9 +254,7 @@ def fail(core: Core, request: models.FailActualLRPRequest) -> None:
     session = core.logger.session("fail-actual-lrp", process_guid=key.process_guid, index=key.index)
     state = core.state
     with state.lock:
-        before = state.actual(key.process_guid, key.index)
-        if before is None:
-            raise not_found()
+        before = found(state.actual(key.process_guid, key.index))
         if before.state != UNCLAIMED:
             raise cannot("fail")
         after = actual.copy(before)
@@ -314,9 +304,7 @@ def retire(core: Core, request: models.RetireActualLRPRequest) -> None:
     session = core.logger.session("retire-actual-lrp", process_guid=key.process_guid, index=key.index)
     state = core.state
     with state.lock:
-        before = state.actual(key.process_guid, key.index)
-        if before is None:
-            raise not_found()
+        before = found(state.actual(key.process_guid, key.index))
         tx = Tx()
         actual.retire(core, tx, before)
         pending = core.commit(tx)

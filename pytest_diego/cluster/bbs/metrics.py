@@ -1,17 +1,20 @@
-"""The BBS's metrics under Diego's names, as Prometheus text from its own CollectorRegistry.
+"""The BBS's metrics under Diego's names, recorded in its own CollectorRegistry and published in
+the metrics agent's format (``cluster/metrics_agent.py``: ``source_id="bbs"``, durations in
+``unit="nanos"``, counters as running totals).
 
-- ``RequestCount`` (counter, exposed as ``RequestCount_total``): one sample without labels (all
-  routes, Diego's ``RequestCount``) and one per route with label ``route`` (Diego's route name,
-  Diego's ``RequestCount.<Route>``).
-- ``RequestLatency`` (gauge, seconds): like Diego, the maximum request latency over a reporting
+- ``RequestCount`` (counter): all routes, and per route as Diego's advanced metrics name them,
+  ``RequestCount.<Route>`` (published sanitized, ``RequestCount_DesireTask``).
+- ``RequestLatency`` (gauge, a duration): like Diego, the maximum request latency over a reporting
   window (60 s x time-scale); the value shown is the max of the current and previous window, so
   it never drops to 0 just after a window turns. Total and per route, as above.
-- ``ConvergenceLRPDuration``, ``ConvergenceTaskDuration`` (gauges, seconds): the last run's
-  duration; a sampler scrapes them over time. ``ConvergenceLRPRuns``/``ConvergenceTaskRuns``,
+- ``ConvergenceLRPDuration``, ``ConvergenceTaskDuration`` (gauges, durations): the last run's
+  duration; a sampler reads them over time. ``ConvergenceLRPRuns``/``ConvergenceTaskRuns``,
   ``ConvergenceTasksKicked``/``ConvergenceTasksPruned``: counters.
 - LRP, Task and cell counts (gauges), refreshed by each convergence run as Diego does.
 - ``TasksStarted``/``TasksSucceeded``/``TasksFailed``: cumulative counters.
-- ``Domain{domain="cf-apps"}`` = 1 while the domain is fresh (Diego's ``Domain.<name>``).
+- ``Domain.<name>`` = 1 while the domain is fresh (published ``Domain_cf_apps``).
+- ``LockHeld`` (gauge): 1 while this BBS holds its ``bbs`` lock in Locket, else 0 (Diego's alert:
+  any value other than 1); ``BBSMasterElected`` (gauge): 1 once this BBS has been elected.
 """
 
 from __future__ import annotations
@@ -20,11 +23,14 @@ import threading
 import time
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from pytest_diego.cluster.bbs.core import Counters
+from pytest_diego.cluster.metrics_agent import Publisher, registry_points, render
+
+PUBLISHER = Publisher("bbs", "bbs-0")
 
 COUNT_GAUGES = (
     "LRPsDesired", "LRPsUnclaimed", "LRPsClaimed", "LRPsRunning", "LRPsMissing", "LRPsExtra",
@@ -111,6 +117,9 @@ class Metrics:
         self.counts = {name: Gauge(name, f"{name} at the last convergence", registry=self.registry)
                        for name in COUNT_GAUGES}
         self.domain = Gauge("Domain", "1 while the domain is fresh", ["domain"], registry=self.registry)
+        self.lock_held = Gauge("LockHeld", "1 while this BBS holds the bbs lock", registry=self.registry)
+        self.master_elected = Gauge("BBSMasterElected", "1 once this BBS was elected (took the bbs lock)",
+                                    registry=self.registry)
 
     def set_counts(self, values: dict[str, int]) -> None:
         for name, value in values.items():
@@ -121,4 +130,4 @@ class Metrics:
             self.domain.labels(domain=name).set(1 if name in fresh else 0)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return render(PUBLISHER, registry_points(self.registry))

@@ -1,4 +1,5 @@
-"""Calls the BBS makes to cells (reps) and to task owners: stop an instance, cancel a task,
+"""Calls the BBS makes to cells (reps) and to task owners: stop an instance, cancel a task (Diego's
+rep API, ``pytest_diego.rep.RepClient``, over mutual TLS when the BBS has the rep client files),
 POST a task's completion callback. All run on a worker pool, off the request path."""
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ from typing import Any
 import requests
 
 from pytest_diego.lager import Logger
+from pytest_diego.rep import RepClient, RepError
 
 
 class Outbound:
     """A worker pool for HTTP calls out of the BBS; each worker keeps its own keep-alive session."""
 
-    def __init__(self, logger: Logger, workers: int = 16, timeout: float = 10.0) -> None:
+    def __init__(self, logger: Logger, workers: int = 16, timeout: float = 10.0,
+                 reps: RepClient | None = None) -> None:
         self._logger = logger
         self._timeout = timeout
+        self.reps = reps or RepClient(timeout=timeout)
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bbs-outbound")
 
@@ -37,15 +41,22 @@ class Outbound:
             self._logger.error("outbound-request.failed", e, url=url)
             return None
 
+    def stop_lrp_instance(self, rep_url: str, process_guid: str, instance_guid: str) -> bool:
+        """The rep's StopLRPInstance; False when the rep could not be reached or refused."""
+        try:
+            self.reps.stop_lrp_instance(rep_url, process_guid, instance_guid)
+        except RepError as e:
+            self._logger.error("rep-client.stop-lrp-instance-failed", e)
+            return False
+        return True
+
+    def cancel_task(self, rep_url: str, task_guid: str) -> None:
+        """The rep's CancelTask; a failure is logged (the Task is cancelled in the BBS already)."""
+        try:
+            self.reps.cancel_task(rep_url, task_guid)
+        except RepError as e:
+            self._logger.error("rep-client.cancel-task-failed", e)
+
     def stop(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-def stop_lrp_url(rep_url: str, process_guid: str, instance_guid: str) -> str:
-    """Diego's rep route ``POST /v1/lrps/:process_guid/instances/:instance_guid/stop``."""
-    return f"{rep_url.rstrip('/')}/v1/lrps/{process_guid}/instances/{instance_guid}/stop"
-
-
-def cancel_task_url(rep_url: str, task_guid: str) -> str:
-    """Diego's rep route ``POST /v1/tasks/:task_guid/cancel``."""
-    return f"{rep_url.rstrip('/')}/v1/tasks/{task_guid}/cancel"
+        self.reps.close()

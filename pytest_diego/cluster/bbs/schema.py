@@ -57,6 +57,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "desired_lrps_domain", "actual_lrps_cell_id", "actual_lrps_state", "actual_lrps_domain",
             "tasks_state", "tasks_cell_id", "tasks_domain")],
     ),
+    # Cell presences live in Locket, as in Diego; the BBS no longer keeps them.
+    (3, ["DROP TABLE IF EXISTS cell_presences"]),
 ]
 
 UPSERT_DESIRED = (
@@ -82,8 +84,3 @@ UPSERT_DOMAIN = (
     "INSERT INTO domains (name, expires_at) VALUES (?, ?) "
     "ON CONFLICT (name) DO UPDATE SET expires_at = excluded.expires_at"
 )
-UPSERT_PRESENCE = (
-    "INSERT INTO cell_presences (cell_id, expires_at, data) VALUES (?, ?, ?) "
-    "ON CONFLICT (cell_id) DO UPDATE SET expires_at = excluded.expires_at, data = excluded.data"
-)
-DELETE_PRESENCE = "DELETE FROM cell_presences WHERE cell_id = ?"

@@ -3,7 +3,9 @@
 Reads are served from memory; every change is made here under one lock and, in the same critical
 section, queued for the store's writer (``Tx``), so the store sees changes in the order memory
 did. A request is answered after its commit. On start the whole store is loaded back, which is
-how a restarted BBS finds every acknowledged desire.
+how a restarted BBS finds every acknowledged desire; after a failed commit it is loaded back
+again (``reload``), so memory drops the changes the store never got. The lock notes, per thread,
+which changes it may have seen (``StateLock``), so an answer can wait until they are committed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pytest_diego.bbs import models
 from pytest_diego.cluster.bbs import schema
 from pytest_diego.cluster.bbs.db import Database, Op, Writer
 
-ORDINARY, EVACUATING, SUSPECT = 0, 1, 2
+ORDINARY, EVACUATING, SUSPECT = (models.ActualLRP.ORDINARY, models.ActualLRP.EVACUATING,
+                                 models.ActualLRP.SUSPECT)
 UNCLAIMED, CLAIMED, RUNNING, CRASHED = "UNCLAIMED", "CLAIMED", "RUNNING", "CRASHED"
 
 
@@ -42,6 +45,7 @@ class Tx:
     lrp_auctions: list[tuple[models.DesiredLRP, list[int]]] = field(default_factory=list)
     task_auctions: list[models.Task] = field(default_factory=list)
     after: list[Callable[[], None]] = field(default_factory=list)
+    retirements: list[models.ActualLRP] = field(default_factory=list)  # claimed/running: ask their cells
 
     def event(self, stream: str, name: str, message: Any, *cells: str) -> None:
         """An ActualLRP/Task event, seen by subscribers of the given cells (and unfiltered ones)."""
@@ -69,8 +73,37 @@ def now_ns() -> int:
 ActualKey = tuple[str, int, int]  # process_guid, index, presence
 
 
+class StateLock:
+    """The state's re-entrant lock. On a thread's outermost release it notes how many changes had
+    been queued for the store by then (everything that thread may have read), for ``seen``."""
+
+    def __init__(self, queued: Callable[[], int]) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+        self._queued = queued
+
+    def __enter__(self) -> StateLock:
+        self._lock.acquire()
+        self._local.depth = getattr(self._local, "depth", 0) + 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.depth -= 1
+        if self._local.depth == 0:
+            self._local.seen = self._queued()
+        self._lock.release()
+
+    def seen(self) -> int:
+        """The number of the last change this thread may have seen under the lock (0: none noted)."""
+        return int(getattr(self._local, "seen", 0))
+
+    def forget(self) -> None:
+        """Start a new answer: what this thread saw for an earlier one no longer counts."""
+        self._local.seen = 0
+
+
 class State:
-    """Every DesiredLRP, ActualLRP, Task, domain and cell presence, guarded by ``lock``.
+    """Every DesiredLRP, ActualLRP, Task and domain, guarded by ``lock``.
 
     ActualLRPs and Tasks are also indexed by cell id: every rep's bulk sync asks for its own
     cell's records, and with a hundred cells scanning every record under the lock each time,
@@ -78,14 +111,13 @@ class State:
     """
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
+        self.lock = StateLock(lambda: self.writer.submitted if self.writer is not None else 0)
         self.desired: dict[str, Rec] = {}
         self.actuals: dict[str, dict[tuple[int, int], Rec]] = {}
         self.tasks: dict[str, Rec] = {}
         self.actuals_by_cell: dict[str, dict[ActualKey, Rec]] = {}
         self.tasks_by_cell: dict[str, dict[str, Rec]] = {}
         self.domains: dict[str, float | None] = {}
-        self.cells: dict[str, tuple[Rec, float]] = {}
         self.writer: Writer | None = None
         self.publish: Callable[[list[Event]], None] = lambda events: None
 
@@ -102,10 +134,16 @@ class State:
             self._set_task(guid, Rec(models.Task.FromString(bytes(data)), bytes(data)))
         for name, expires_at in db.query(conn, "SELECT name, expires_at FROM domains"):
             self.domains[name] = expires_at
-        for cell_id, expires_at, data in db.query(
-            conn, "SELECT cell_id, expires_at, data FROM cell_presences"
-        ):
-            self.cells[cell_id] = (Rec(models.CellPresence.FromString(bytes(data))), expires_at)
+
+    def reload(self, db: Database, conn: Any) -> None:
+        """Replace every record with the store's (call with the lock held). Cell presences are not
+        the store's: they live in Locket, as in Diego."""
+        fresh = State()
+        fresh.load(db, conn)
+        for name in ("desired", "actuals", "tasks", "actuals_by_cell", "tasks_by_cell", "domains"):
+            records = getattr(self, name)
+            records.clear()
+            records.update(getattr(fresh, name))
 
     # -- committing ------------------------------------------------------------------------
     def submit(self, tx: Tx) -> Any:
@@ -143,7 +181,7 @@ class State:
             rec = Rec(lrp)
             key = lrp.actual_lrp_key
             self._set_actual(key.process_guid, key.index, lrp.presence, rec)
-            rows.append(_actual_row(lrp, rec.blob)[1])
+            rows.append(_actual_params(lrp, rec.blob))
         tx.ops.append((schema.UPSERT_ACTUAL, rows))
 
     def delete_actual(self, tx: Tx, lrp: models.ActualLRP) -> None:
@@ -192,14 +230,10 @@ class State:
         old_cell = None if old is None else old.msg.cell_id
         _reindex(self.tasks_by_cell, task_guid, old_cell, rec.msg.cell_id, rec)
 
-    # -- domains and cells -----------------------------------------------------------------
+    # -- domains ---------------------------------------------------------------------------
     def fresh_domains(self, now: float | None = None) -> set[str]:
         now = time.time() if now is None else now
         return {name for name, exp in self.domains.items() if exp is None or exp > now}
-
-    def present_cells(self, now: float | None = None) -> dict[str, Rec]:
-        now = time.time() if now is None else now
-        return {cell_id: rec for cell_id, (rec, exp) in self.cells.items() if exp > now}
 
 
 def _cell_of_actual(rec: Rec) -> str:
@@ -223,9 +257,10 @@ def _unindex(index: dict[str, dict[Any, Rec]], cell: str, key: Any) -> None:
 
 
 def _actual_row(lrp: models.ActualLRP, blob: bytes) -> Op:
+    return schema.UPSERT_ACTUAL, _actual_params(lrp, blob)
+
+
+def _actual_params(lrp: models.ActualLRP, blob: bytes) -> tuple[Any, ...]:
     key = lrp.actual_lrp_key
-    return (
-        schema.UPSERT_ACTUAL,
-        (key.process_guid, key.index, lrp.presence, key.domain, lrp.state,
-         lrp.actual_lrp_instance_key.cell_id, lrp.since, blob),
-    )
+    return (key.process_guid, key.index, lrp.presence, key.domain, lrp.state,
+            lrp.actual_lrp_instance_key.cell_id, lrp.since, blob)

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pytest_diego.bbs import models
-from pytest_diego.cluster.bbs import rep, validation
+from pytest_diego.cluster.bbs import validation
 from pytest_diego.cluster.bbs.core import Core
-from pytest_diego.cluster.bbs.errors import exists, not_found, running_on_different_cell, task_transition
+from pytest_diego.cluster.bbs.errors import exists, found, running_on_different_cell, task_transition
 from pytest_diego.cluster.bbs.state import Tx, now_ns
+from pytest_diego.locket.errors import LocketClientError
 
 PENDING, RUNNING, COMPLETED, RESOLVING = (models.Task.Pending, models.Task.Running,
                                          models.Task.Completed, models.Task.Resolving)
@@ -32,10 +35,7 @@ def _changed(tx: Tx, before: models.Task, after: models.Task) -> None:
 
 
 def _get(core: Core, task_guid: str) -> models.Task:
-    rec = core.state.tasks.get(task_guid)
-    if rec is None:
-        raise not_found()
-    return rec.msg
+    return found(core.state.tasks.get(task_guid)).msg
 
 
 def desire(core: Core, request: models.DesireTaskRequest) -> None:
@@ -100,32 +100,38 @@ def complete(core: Core, request: models.CompleteTaskRequest) -> None:
 
 
 def fail(core: Core, task_guid: str, failure_reason: str) -> None:
-    validation.required(task_guid=task_guid)
-    session = core.logger.session("fail-task", task_guid=task_guid)
-    with core.state.lock:
-        before = _get(core, task_guid)
-        if before.state not in (PENDING, RUNNING):
-            raise task_transition(state_name(before.state), "Completed")
-        tx, pending = _complete(core, before, True, failure_reason, "")
-    core.apply(tx, pending)
-    session.info("complete")
+    _fail_active(core, "fail-task", task_guid, failure_reason)
 
 
 def cancel(core: Core, task_guid: str) -> None:
     """PENDING/RUNNING -> COMPLETED failed ("cancelled"); the cell running it is told to stop."""
+    _fail_active(core, "cancel-task", task_guid, CANCELLED, tell_cell=True)
+
+
+def _fail_active(core: Core, action: str, task_guid: str, reason: str, tell_cell: bool = False) -> None:
+    """FailTask and CancelTask alike: a PENDING or RUNNING task completes failed with ``reason``."""
     validation.required(task_guid=task_guid)
-    session = core.logger.session("cancel-task", task_guid=task_guid)
+    session = core.logger.session(action, task_guid=task_guid)
     with core.state.lock:
         before = _get(core, task_guid)
         if before.state not in (PENDING, RUNNING):
             raise task_transition(state_name(before.state), "Completed")
-        tx, pending = _complete(core, before, True, CANCELLED, "")
-        cell = core.state.present_cells().get(before.cell_id) if before.state == RUNNING else None
-        if cell is not None and cell.msg.rep_url:
-            url = rep.cancel_task_url(cell.msg.rep_url, task_guid)
-            tx.after.append(lambda: core.outbound.submit(core.outbound.post, url))
+        tx, pending = _complete(core, before, True, reason, "")
+        if tell_cell and before.state == RUNNING:
+            tx.after.append(lambda: _cancel_on_cell(core, before.cell_id, task_guid))
     core.apply(tx, pending)
     session.info("complete")
+
+
+def _cancel_on_cell(core: Core, cell_id: str, task_guid: str) -> None:
+    """Diego's ``CellById`` then the rep's CancelTask; a cell without presence is not told."""
+    try:
+        cell = core.cells.cell(cell_id)
+    except LocketClientError as e:
+        core.logger.error("cancel-task.failed-fetching-cell", e, task_guid=task_guid, cell_id=cell_id)
+        return
+    if cell is not None and cell.msg.rep_url:
+        core.outbound.submit(core.outbound.cancel_task, cell.msg.rep_url, task_guid)
 
 
 def reject(core: Core, task_guid: str, reason: str) -> None:
@@ -160,12 +166,7 @@ def resolving(core: Core, task_guid: str) -> None:
         before = _get(core, task_guid)
         if before.state != COMPLETED:
             raise task_transition(state_name(before.state), "Resolving")
-        after = _copy(before)
-        after.state = RESOLVING
-        tx = Tx()
-        core.state.put_task(tx, after)
-        _changed(tx, before, after)
-        pending = core.commit(tx)
+        tx, pending, _ = _resolving(core, before)
     core.apply(tx, pending)
     core.logger.info("resolving-task", task_guid=task_guid)
 
@@ -200,10 +201,22 @@ def _complete(core: Core, before: models.Task, failed: bool, reason: str, result
     tx = Tx()
     core.state.put_task(tx, after)
     _changed(tx, before, after)
-    core.counters.add("tasks_failed" if failed else "tasks_succeeded")
+    outcome = "tasks_failed" if failed else "tasks_succeeded"
+    tx.after.append(lambda: core.counters.add(outcome))  # counted once committed
     if after.task_definition.completion_callback_url:
         tx.after.append(lambda: core.outbound.submit(run_callback, core, after.task_guid))
     return tx, core.commit(tx)
+
+
+def _resolving(core: Core, before: models.Task) -> tuple[Tx, Any, models.Task]:
+    """Move a COMPLETED ``before`` to RESOLVING (call with the lock held), for the ResolvingTask
+    route and the callback runner alike; returns (tx, pending, the task as it now is)."""
+    after = _copy(before)
+    after.state = RESOLVING
+    tx = Tx()
+    core.state.put_task(tx, after)
+    _changed(tx, before, after)
+    return tx, core.commit(tx), after
 
 
 def run_callback(core: Core, task_guid: str) -> None:
@@ -214,13 +227,7 @@ def run_callback(core: Core, task_guid: str) -> None:
         rec = core.state.tasks.get(task_guid)
         if rec is None or rec.msg.state != COMPLETED:
             return
-        before = rec.msg
-        after = _copy(before)
-        after.state = RESOLVING
-        tx = Tx()
-        core.state.put_task(tx, after)
-        _changed(tx, before, after)
-        pending = core.commit(tx)
+        tx, pending, after = _resolving(core, rec.msg)
     core.apply(tx, pending)
     body = {
         "task_guid": after.task_guid, "failed": after.failed, "failure_reason": after.failure_reason,

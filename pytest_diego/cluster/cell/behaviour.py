@@ -1,6 +1,6 @@
 """What a simulated container does, read from the DesiredLRP or Task it runs.
 
-- **Crashing apps** (diego-stress-tests' stress app, perf-history §4.2): environment variables
+- **Crashing apps** (diego-stress-tests' stress app, docs/diego-facts.md §15.2): environment variables
   ``MIN_SECONDS_TIL_CRASH`` / ``MAX_SECONDS_TIL_CRASH`` make an instance exit at a uniform random
   time in that window (either alone gives a fixed time). The seconds are app behaviour; the cell
   multiplies them by ``--crash-time-scale`` (default: the cluster's time scale) so crashes keep

@@ -11,11 +11,12 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found",
-            405: "Method Not Allowed", 500: "Internal Server Error"}
+            405: "Method Not Allowed", 500: "Internal Server Error", 503: "Service Unavailable"}
 _MAX_HEADER_LINES = 100
 
 
@@ -146,9 +147,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(handler: Handler, host: str, port: int, sock: socket.socket | None = None) -> Listener:
+async def serve(handler: Handler, host: str, port: int, sock: socket.socket | None = None,
+                tls: ssl.SSLContext | None = None) -> Listener:
     """Listen on ``host:port`` (0: any free port), or on ``sock`` from :func:`bind`, and answer
-    every request with ``handler``."""
+    every request with ``handler``; over TLS with ``tls``."""
     listener = Listener(handler)
-    listener._server = await asyncio.start_server(listener._connection, sock=sock or bind(host, port))
+    listener._server = await asyncio.start_server(listener._connection, sock=sock or bind(host, port),
+                                                  ssl=tls)
     return listener

@@ -8,15 +8,19 @@ next to no CPU while idle. What happens to work, in Diego's order:
   container (container model) -> listen on the next host port from 61001 -> StartActualLRP
   (RUNNING). A crashing app (``behaviour.crash_after``) closes its port, CrashActualLRP, release.
   ``stop``: close the port, RemoveActualLRP, release.
-- **Task**: reserve -> StartTask (RUNNING; ``should_start`` false: release) -> Task -> create +
-  run (``behaviour.task_duration``) -> CompleteTask(result=task_guid) -> release. ``cancel``:
-  stop and release.
+- **Task**: reserve -> StartTask (``should_start`` false: release) -> Task -> create the container
+  (container model) -> run (``behaviour.task_duration``) -> CompleteTask(result=task_guid) ->
+  release. ``cancel``: stop and release.
+- **Starting containers** (``/state``'s ``starting_container_count``, which the auctioneer weighs
+  at 0.25 each): every container not yet running, as the rep counts executor containers still
+  reserved, initializing or created; a Task's counts until its container is created.
 - **Bulk sync** every ``rep_poll_interval``: reconcile with ``actual_lrps(cell_id)`` and
   ``tasks(cell_id)`` (see :meth:`Rep.bulk_sync`).
-- **Presence**: ``upsert_cell_presence`` every ``presence_refresh``.
+- **Presence** in Locket (``presence.PresenceKeeper``): registered at start, then refreshed every
+  ``presence_refresh`` by the host's ``PresenceRefresher``.
 
-A SIGKILL needs no code: presence stops, listeners close with the process. A SIGTERM closes the
-listeners and tells the BBS nothing, like a VM that goes away.
+A SIGKILL needs no code: presence stops, listeners close with the process. A SIGTERM releases
+the presence (as Diego's rep does when signalled), closes the listeners and tells the BBS nothing.
 """
 
 from __future__ import annotations
@@ -35,16 +39,29 @@ from pytest_diego.bbs import models
 from pytest_diego.bbs.errors import BBSConnectionError, BBSError, BBSTimeoutError
 from pytest_diego.cluster.cell import behaviour
 from pytest_diego.cluster.cell.container_model import ContainerModel
-from pytest_diego.cluster.cell.containers import CLAIMED, RESERVED, RUNNING, LRPContainer, TaskContainer
+from pytest_diego.cluster.cell.containers import (
+    CLAIMED,
+    INITIALIZING,
+    RESERVED,
+    RUNNING,
+    LRPContainer,
+    TaskContainer,
+)
 from pytest_diego.cluster.cell.instance_server import open_listener
 from pytest_diego.cluster.cell.ledger import Capacity, Ledger
+from pytest_diego.cluster.metrics_agent import Point, Publisher, render
 from pytest_diego.cluster.timing import Timing
 from pytest_diego.lager import Logger
+from pytest_diego.locket import new_cell_presence
+from pytest_diego.rep import models as rep_models
+from pytest_diego.rep.models import CellState, LRPUpdate, Resources, RootFSProviders, Work
 
 CRASH_REASON = "APP/PROC/WEB: Exited with status 1"
 MISSING_TASK_CONTAINER = "task container does not exist"
 STACKS = ("cflinuxfs3", "cflinuxfs4")
 IDEMPOTENT_ATTEMPTS = 3
+EVACUATION_TIMEOUT = 600.0  # Diego's rep evacuation_timeout, seconds
+SHUTDOWN_REASON = "cell is shutting down"
 
 
 @dataclass(frozen=True)
@@ -59,15 +76,33 @@ class CellConfig:
     placement_tags: tuple[str, ...] = ()
     optional_placement_tags: tuple[str, ...] = ()
     bbs_workers: int = 4
+    cell_index: int = 0  # the rep's cell_index (the auctioneer's bin-pack order)
+    evacuation_timeout: float = EVACUATION_TIMEOUT
+
+
+ROOTFS_PROVIDERS = RootFSProviders(arbitrary=("docker",),
+                                   fixed={"preloaded": STACKS, "preloaded+layer": STACKS})
+"""What the rep's /state reports: the preloaded stacks (also as preloaded+layer), any docker image."""
+
+
+class CellIdMismatch(ValueError):
+    """Work sent to this cell names another cell (the rep answers it with a 500)."""
+
+
+def _resources(capacity: Capacity) -> Resources:
+    return Resources(capacity.memory_mb, capacity.disk_mb, capacity.containers)
 
 
 class Rep:
     """One cell's rep: its containers, its capacity and its conversations with the BBS."""
 
-    def __init__(self, config: CellConfig, bbs: Any, logger: Logger, rep_url: str = "",
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, config: CellConfig, bbs: Any, logger: Logger, presence_keeper: Any,
+                 rep_url: str = "", rng: random.Random | None = None,
+                 bbs_pool: ThreadPoolExecutor | None = None,
+                 presence_pool: ThreadPoolExecutor | None = None) -> None:
         self.config = config
         self.bbs = bbs
+        self.presence_keeper = presence_keeper  # a presence.PresenceKeeper, or what tests give
         self.logger = logger
         self.rep_url = rep_url
         self.rng = rng or random.Random()
@@ -77,10 +112,16 @@ class Rep:
         self.ports_in_use: set[int] = set()
         self._ended: dict[str, float] = {}  # instance/task guid -> monotonic time it left this cell
         self._desired: dict[str, asyncio.Future[models.DesiredLRP]] = {}
-        self._pool = ThreadPoolExecutor(max_workers=config.bbs_workers, thread_name_prefix="bbs")
+        # Many cells in one process share their host's pools; a cell alone owns its own.
+        self._pool = bbs_pool or ThreadPoolExecutor(max_workers=config.bbs_workers, thread_name_prefix="bbs")
         # presence has a thread of its own: queued behind a burst of claims and starts it could
         # miss its TTL, and the BBS would call the cell lost while it is only busy
-        self._presence_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="presence")
+        self._presence_pool = presence_pool or ThreadPoolExecutor(max_workers=1,
+                                                                  thread_name_prefix="presence")
+        self._owned_pools = [pool for pool, given in ((self._pool, bbs_pool),
+                                                      (self._presence_pool, presence_pool)) if given is None]
+        self.evacuating = False
+        self.admin_url = ""
         self._loops: list[asyncio.Task[Any]] = []
         self.bulk_sync_duration = 0.0
         self.container_creation_duration = 0.0
@@ -89,8 +130,7 @@ class Rep:
 
     async def _bbs(self, method: str, *args: Any, **kwargs: Any) -> Any:
         call: Callable[[], Any] = functools.partial(getattr(self.bbs, method), *args, **kwargs)
-        pool = self._presence_pool if method == "upsert_cell_presence" else self._pool
-        return await asyncio.get_running_loop().run_in_executor(pool, call)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
     async def _bbs_retrying(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A call the BBS treats as idempotent for the same instance key (claim, start): a timed
@@ -109,8 +149,8 @@ class Rep:
         return asyncio.get_running_loop().create_task(coro)
 
     def start_loops(self) -> None:
-        self._loops = [self._spawn(self._every(self.config.timing.presence_refresh, self.heartbeat)),
-                       self._spawn(self._every(self.config.timing.rep_poll_interval, self.bulk_sync,
+        """The bulk sync loop; the presence is refreshed by the host (``presence.PresenceRefresher``)."""
+        self._loops = [self._spawn(self._every(self.config.timing.rep_poll_interval, self.bulk_sync,
                                                first_delay=True))]
 
     async def _every(self, interval: float, action: Callable[[], Any], first_delay: bool = False) -> None:
@@ -135,83 +175,90 @@ class Rep:
         for t in list(self.tasks.values()):
             if t.lifecycle is not None:
                 t.lifecycle.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._presence_pool.shutdown(wait=False, cancel_futures=True)
+        for pool in self._owned_pools:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ presence and state
 
     def presence(self) -> models.CellPresence:
+        """The presence Diego's rep builds (``models.NewCellPresence``): ``rep_address`` its admin
+        listener, ``rep_url`` its securable one."""
         c = self.config
-        return models.CellPresence(
-            cell_id=c.cell_id, rep_address=self.rep_url, rep_url=self.rep_url, zone=c.zone,
-            capacity=models.CellCapacity(memory_mb=c.capacity.memory_mb, disk_mb=c.capacity.disk_mb,
-                                         containers=c.capacity.containers),
-            rootfs_providers=[models.Provider(name="preloaded", properties=list(STACKS)),
-                              models.Provider(name="docker")],
-            placement_tags=list(c.placement_tags), optional_placement_tags=list(c.optional_placement_tags))
+        return new_cell_presence(
+            c.cell_id, self.admin_url or self.rep_url, self.rep_url, c.zone, memory_mb=c.capacity.memory_mb,
+            disk_mb=c.capacity.disk_mb, containers=c.capacity.containers, rootfs_providers=["docker"],
+            preloaded_rootfses=STACKS, placement_tags=c.placement_tags,
+            optional_placement_tags=c.optional_placement_tags)
 
     async def heartbeat(self) -> None:
-        await self._bbs("upsert_cell_presence", self.presence())
+        """Lock the presence in Locket now (the first registration), on the presence's thread."""
+        await asyncio.get_running_loop().run_in_executor(
+            self._presence_pool, self.presence_keeper.keep, self.presence())
+
+    async def release_presence(self) -> None:
+        """Give the presence up (a rep being stopped does); the cell leaves the BBS's cells."""
+        await asyncio.get_running_loop().run_in_executor(self._presence_pool, self.presence_keeper.release)
 
     def starting_container_count(self) -> int:
         return (sum(1 for c in self.lrps.values() if c.state != RUNNING)
                 + sum(1 for t in self.tasks.values() if t.state != RUNNING))
 
-    def state(self) -> dict[str, Any]:
+    def state(self) -> CellState:
+        """``GET /state``: the rep's ``CellState``. Containers not running yet count as starting
+        and report CLAIMED, as the rep reports reserved, initializing and created containers."""
         c = self.config
-        return {
-            "cell_id": c.cell_id, "zone": c.zone, "rep_url": self.rep_url,
-            "total_resources": c.capacity.to_json(),
-            "available_resources": self.ledger.available().to_json(),
-            "lrps": [x.to_state() for x in self.lrps.values()],
-            "tasks": [t.to_state() for t in self.tasks.values()],
-            "starting_container_count": self.starting_container_count(),
-            "rootfs_providers": ["preloaded", "docker"],
-            "placement_tags": list(c.placement_tags),
-            "optional_placement_tags": list(c.optional_placement_tags),
-            "evacuating": False,
-        }
+        return CellState(
+            rep_url=self.rep_url, cell_id=c.cell_id, cell_index=c.cell_index,
+            rootfs_providers=ROOTFS_PROVIDERS,
+            available=_resources(self.ledger.available()), total=_resources(c.capacity),
+            lrps=tuple(x.to_rep() for x in self.lrps.values()),
+            tasks=tuple(t.to_rep() for t in self.tasks.values()),
+            starting_container_count=self.starting_container_count(), zone=c.zone, evacuating=self.evacuating,
+            placement_tags=c.placement_tags, optional_placement_tags=c.optional_placement_tags)
 
     # ------------------------------------------------------------------ work from the auctioneer
 
-    def perform(self, work: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-        """Reserve what fits and start it in the background; return what did not fit.
-
-        Every entry is read before anything is reserved, so a malformed request changes nothing.
-        """
-        session = self.logger.session("auction-perform-work")
-        lrps = [self._lrp_container(x) for x in work.get("lrps") or ()]
-        tasks = [TaskContainer(task_guid=x["task_guid"], domain=x.get("domain", ""),
-                               memory_mb=int(x.get("memory_mb", 0)), disk_mb=int(x.get("disk_mb", 0)))
-                 for x in work.get("tasks") or ()]
-        session.info("handling", lrps=len(lrps), tasks=len(tasks))
-        failed: dict[str, list[dict[str, Any]]] = {"lrps": [], "tasks": []}
-        for entry, c in zip(work.get("lrps") or (), lrps, strict=True):
-            short = self.ledger.shortfall(c.memory_mb, c.disk_mb)
-            if short:
-                error = "insufficient resources: " + ", ".join(short)
-                failed["lrps"].append({**entry, "placement_error": error})
+    def perform(self, work: Work) -> Work:
+        """``POST /work``: reserve what fits and start it in the background; return the work that
+        did not fit. As Diego's rep: work for another cell is an error, an evacuating cell takes
+        nothing, LRPs are tried biggest memory first."""
+        session = self.logger.session("auction-work", lrp_starts=len(work.lrps or ()),
+                                      tasks=len(work.tasks or ()), cell_id=work.cell_id)
+        if work.cell_id and work.cell_id != self.config.cell_id:
+            session.error("cell-id-mismatch", "workload cell ID does not match this cell")
+            raise CellIdMismatch(f"work for cell {work.cell_id!r} sent to {self.config.cell_id!r}")
+        if self.evacuating:
+            session.info("evacuating")
+            return work
+        failed_lrps: list[rep_models.LRP] = []
+        failed_tasks: list[rep_models.Task] = []
+        for lrp in sorted(work.lrps or (), key=lambda x: -x.memory_mb):
+            if self.ledger.shortfall(lrp.memory_mb, lrp.disk_mb):
+                failed_lrps.append(lrp)
                 continue
+            c = self._lrp_container(lrp)
             self.ledger.reserve(c.memory_mb, c.disk_mb)
             self.lrps[c.instance_guid] = c
             c.lifecycle = self._spawn(self._run_lrp(c))
-        for entry, t in zip(work.get("tasks") or (), tasks, strict=True):
-            short = self.ledger.shortfall(t.memory_mb, t.disk_mb)
-            if short or t.task_guid in self.tasks:
-                error = "insufficient resources: " + ", ".join(short) if short else "task already on cell"
-                failed["tasks"].append({**entry, "placement_error": error})
+        for task in work.tasks or ():
+            if self.ledger.shortfall(task.memory_mb, task.disk_mb) or task.task_guid in self.tasks:
+                failed_tasks.append(task)
                 continue
+            t = TaskContainer(task_guid=task.task_guid, domain=task.domain, memory_mb=task.memory_mb,
+                              disk_mb=task.disk_mb, root_fs=task.root_fs, placement_tags=task.placement_tags,
+                              volume_drivers=task.volume_drivers, max_pids=task.max_pids)
             self.ledger.reserve(t.memory_mb, t.disk_mb)
             self.tasks[t.task_guid] = t
             t.lifecycle = self._spawn(self._run_task(t))
-        session.info("success", failed_lrps=len(failed["lrps"]), failed_tasks=len(failed["tasks"]))
-        return failed
+        session.info("success", failed_lrps=len(failed_lrps), failed_tasks=len(failed_tasks))
+        return Work(lrps=tuple(failed_lrps) or None, tasks=tuple(failed_tasks) or None)
 
-    def _lrp_container(self, entry: dict[str, Any]) -> LRPContainer:
-        return LRPContainer(process_guid=entry["process_guid"], index=int(entry["index"]),
-                            domain=entry.get("domain", ""), instance_guid=str(uuid.uuid4()),
-                            cell_id=self.config.cell_id, memory_mb=int(entry.get("memory_mb", 0)),
-                            disk_mb=int(entry.get("disk_mb", 0)))
+    def _lrp_container(self, lrp: rep_models.LRP) -> LRPContainer:
+        return LRPContainer(process_guid=lrp.process_guid, index=lrp.index, domain=lrp.domain,
+                            instance_guid=str(uuid.uuid4()), cell_id=self.config.cell_id,
+                            memory_mb=lrp.memory_mb, disk_mb=lrp.disk_mb, root_fs=lrp.root_fs,
+                            placement_tags=lrp.placement_tags, volume_drivers=lrp.volume_drivers,
+                            max_pids=lrp.max_pids)
 
     def _forget_lrp(self, c: LRPContainer) -> None:
         """Close the port and give the resources back; idempotent."""
@@ -247,7 +294,7 @@ class Rep:
             raise
 
     async def _create_container(self) -> float:
-        seconds = self.config.container_model.sample(self.rng)
+        seconds = self.config.container_model.sample(self.rng, self.config.timing.time_scale)
         if seconds > 0:
             await asyncio.sleep(seconds)
         self.container_creation_duration = seconds
@@ -301,10 +348,11 @@ class Rep:
                 log.info("should-not-start")
                 self._forget_task(t)
                 return
-            t.state, t.started_at = RUNNING, time.monotonic()
+            t.state, t.started_at = INITIALIZING, time.monotonic()
             task = await self._bbs("task_by_guid", t.task_guid)
             duration = behaviour.task_duration(task)
             await self._create_container()
+            t.state = RUNNING
             log.info("running-container", duration=duration)
             if duration > 0:
                 await asyncio.sleep(duration)
@@ -351,6 +399,84 @@ class Rep:
         self.logger.session("cancel-task", task_guid=task_guid).info("cancelled")
         return True
 
+    def update_lrp(self, process_guid: str, instance_guid: str, update: LRPUpdate) -> bool:
+        """``UpdateLRPInstance``: the instance's internal routes and metric tags; False when this
+        cell has no such instance (the rep's executor answers "container not found")."""
+        c = self.lrps.get(instance_guid)
+        if c is None or c.process_guid != process_guid:
+            return False
+        if update.internal_routes is not None:
+            c.internal_routes = update.internal_routes
+        if update.metric_tags is not None:
+            c.metric_tags = dict(update.metric_tags)
+        self.logger.session("handling-update-lrp-instance", process_guid=process_guid,
+                            instance_guid=instance_guid).info("updated")
+        return True
+
+    # ------------------------------------------------------------------ evacuation
+
+    async def evacuate(self) -> None:
+        """Diego's evacuation (``evacuation.Evacuator`` with the evacuation LRP processor): take no
+        more work, then every polling interval hand each LRP instance over: a running one with
+        EvacuateRunningActualLRP (its container stays until the BBS says its replacement runs),
+        one not running yet with EvacuateClaimedActualLRP; Tasks run to their end. Done when no
+        container is left, or given up at the evacuation timeout."""
+        if self.evacuating:
+            return
+        self.evacuating = True
+        loop = asyncio.get_running_loop()
+        session = self.logger.session("evacuating")
+        session.info("started", lrps=len(self.lrps), tasks=len(self.tasks))
+        deadline = loop.time() + self.config.evacuation_timeout
+        while True:
+            await self._evacuate_lrps(session)
+            if not self.lrps and not self.tasks:
+                session.info("succeeded")
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                session.error("failed-to-evacuate-before-timeout", None, lrps=len(self.lrps),
+                              tasks=len(self.tasks))
+                return
+            session.info("evacuation-incomplete", lrps=len(self.lrps), tasks=len(self.tasks))
+            await asyncio.sleep(min(self.config.timing.evacuation_polling_interval, remaining))
+
+    async def _evacuate_lrps(self, session: Any) -> None:
+        async def hand_over(c: LRPContainer) -> None:
+            try:
+                if c.state == RUNNING and c.host_port is not None:
+                    keep = await self._bbs("evacuate_running_actual_lrp", c.key, c.instance_key,
+                                           self._net_info(c), metric_tags=c.metric_tags,
+                                           availability_zone=self.config.zone)
+                    if keep:
+                        return
+                elif c.state != RESERVED:
+                    await self._bbs("evacuate_claimed_actual_lrp", c.key, c.instance_key)
+            except Exception as e:  # tried again at the next poll
+                session.error("failed-to-evacuate-actual-lrp", e, process_guid=c.process_guid, index=c.index)
+                return
+            if c.lifecycle is not None:
+                c.lifecycle.cancel()
+            self._forget_lrp(c)
+
+        await asyncio.gather(*(hand_over(c) for c in list(self.lrps.values())))
+
+    async def fail_tasks(self, reason: str = SHUTDOWN_REASON) -> None:
+        """Complete every started Task as failed (a cell going away for good); unstarted ones are
+        dropped, and the BBS auctions them again."""
+        session = self.logger.session("failing-tasks")
+        calls = []
+        for t in list(self.tasks.values()):
+            if t.lifecycle is not None:
+                t.lifecycle.cancel()
+            if t.started_at is not None:
+                calls.append(self._bbs("complete_task", t.task_guid, self.config.cell_id, failed=True,
+                                       failure_reason=reason, result=""))
+            self._forget_task(t)
+        for outcome in await asyncio.gather(*calls, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                session.error("failed-to-fail-task", outcome)
+
     # ------------------------------------------------------------------ bulk sync
 
     async def bulk_sync(self) -> None:
@@ -365,6 +491,8 @@ class Rep:
           container is completed as failed.
         Containers claimed or started after the sync began are left to the next one.
         """
+        if self.evacuating:  # the evacuation loop hands every instance over instead
+            return
         began = time.monotonic()
         session = self.logger.session("bulk-sync")
         session.info("starting")
@@ -460,13 +588,12 @@ class Rep:
             "GardenContainerCreationSucceededDuration": self.container_creation_duration,
         }
 
-
-def metrics_text(values: dict[str, float]) -> bytes:
-    """Prometheus text exposition of gauges (written by hand: prometheus_client would cost every
-    one of 100 cells a slower start for seven numbers)."""
-    lines = []
-    for name, value in values.items():
-        lines.append(f"# TYPE {name} gauge")
-        lines.append(f"{name} {float(value)!r}")
-    return ("\n".join(lines) + "\n").encode()
+    def exposition(self) -> bytes:
+        """The rep's metrics as the metrics agent publishes them: ``source_id="rep"``, this cell's id
+        as ``instance_id``, ``zone`` on capacity (points built by hand: prometheus_client would cost
+        every one of 100 cells a slower start for seven numbers)."""
+        zone = {"zone": self.config.zone}
+        return render(Publisher("rep", self.config.cell_id, ip=self.config.address),
+                      [Point(name, "gauge", value, zone if name.startswith("Capacity") else {})
+                       for name, value in self.metrics().items()])
 

@@ -15,12 +15,16 @@ from prometheus_client import disable_created_metrics
 
 from pytest_diego.bbs import BBSClient
 from pytest_diego.cluster.component import (
+    ComponentHandler,
+    add_bbs_arguments,
+    check_bbs_arguments,
     die_with_parent,
     serve_in_thread,
     server_url,
     wait_for_shutdown_signal,
     write_run_file,
 )
+from pytest_diego.cluster.metrics_agent import CONTENT_TYPE
 from pytest_diego.cluster.route_emitter.emitter import RouteEmitter
 from pytest_diego.cluster.route_emitter.metrics import RouteEmitterMetrics
 from pytest_diego.cluster.timing import Timing
@@ -28,24 +32,14 @@ from pytest_diego.lager import Logger
 
 
 def _metrics_handler(metrics: RouteEmitterMetrics) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
+    class Handler(ComponentHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
-                body, status, ctype = metrics.render(), 200, "text/plain; version=0.0.4; charset=utf-8"
+                self.reply(200, metrics.render(), CONTENT_TYPE)
             elif self.path == "/ping":
-                body, status, ctype = b"{}", 200, "application/json"
+                self.reply(200, b"{}", "application/json")
             else:
-                body, status, ctype = b"not found; try /metrics or /ping\n", 404, "text/plain"
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                self.reply(404, b"not found; try /metrics or /ping\n", "text/plain")
 
     return Handler
 
@@ -54,17 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pytest_diego.cluster.route_emitter", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--bbs-url", required=True)
+    add_bbs_arguments(parser)
     parser.add_argument("--router-admin-url", required=True)
     parser.add_argument("--time-scale", type=float, default=1.0)
-    parser.add_argument("--tls-ca", help="CA that signed the BBS server certificate")
-    parser.add_argument("--tls-cert", help="client certificate for the BBS")
-    parser.add_argument("--tls-key", help="client key for the BBS")
     args = parser.parse_args(argv)
-    if not args.time_scale > 0:
-        parser.error(f"--time-scale must be > 0, got {args.time_scale}")
-    if (args.tls_cert is None) != (args.tls_key is None):
-        parser.error("--tls-cert and --tls-key go together")
+    check_bbs_arguments(parser, args)
     die_with_parent()
     disable_created_metrics()  # keep /metrics to the series a sampler reads
     logger = Logger("route-emitter", args.state_dir / "logs" / "route_emitter.log")

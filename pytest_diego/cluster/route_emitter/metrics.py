@@ -1,9 +1,14 @@
-"""The route emitter's metrics under Diego's names (diego-behaviour.md §7.4), in a registry of its
-own. RouteEmitterSyncDuration is in seconds; counters carry Prometheus' ``_total`` suffix."""
+"""The route emitter's metrics under Diego's names (docs/diego-facts.md §7.4), in a registry of its
+own, published in the metrics agent's format (``cluster/metrics_agent.py``:
+``source_id="route_emitter"``, RouteEmitterSyncDuration in nanos, counters as running totals)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from pytest_diego.cluster.metrics_agent import Publisher, registry_points, render
+
+PUBLISHER = Publisher("route_emitter", "route_emitter-0")
 
 
 class RouteEmitterMetrics:
@@ -22,4 +27,4 @@ class RouteEmitterMetrics:
                                         "router messages sent (register and unregister)", registry=r)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return render(PUBLISHER, registry_points(self.registry))

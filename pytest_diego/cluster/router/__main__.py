@@ -1,6 +1,8 @@
 """``python -m pytest_diego.cluster.router --state-dir D [--time-scale F]``: the embedded gorouter.
 
-Writes ``D/run/router.json`` {"pid", "url", "admin_url", "metrics_url"} once both ports listen.
+Writes ``D/run/router.json`` {"pid", "url", "admin_url", "metrics_url", "status_user",
+"status_credentials"} once both ports listen: ``status_credentials`` is the file (0600) holding the
+status listener's user and password, created on the first start and kept for restarts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from prometheus_client import disable_created_metrics
 
 from pytest_diego.cluster.component import die_with_parent, wait_for_shutdown_signal, write_run_file
+from pytest_diego.cluster.router import status
 from pytest_diego.cluster.router.server import Router
 from pytest_diego.cluster.timing import Timing
 from pytest_diego.lager import Logger
@@ -29,10 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent()
     disable_created_metrics()  # keep /metrics to the series a sampler reads
     logger = Logger("router", args.state_dir / "logs" / "router.log")
-    router = Router(Timing(args.time_scale), logger, port=args.port, admin_port=args.admin_port)
+    credentials_file = args.state_dir / status.FILENAME
+    router = Router(Timing(args.time_scale), logger, port=args.port, admin_port=args.admin_port,
+                    credentials=status.load_or_create(credentials_file))
     write_run_file(args.state_dir, "router", {
         "pid": os.getpid(), "url": router.url, "admin_url": router.admin_url,
-        "metrics_url": f"{router.admin_url}/metrics",
+        "metrics_url": f"{router.admin_url}/metrics", "status_user": router.credentials.user,
+        "status_credentials": str(credentials_file),
     })
     signum = wait_for_shutdown_signal()
     logger.info("signalled", signal=signum)

@@ -1,5 +1,13 @@
-"""The router's admin port: the route emitter's register/unregister messages arrive here (instead
-of over NATS), and the route table and metrics are read from here."""
+"""The router's admin port: gorouter's status listener, plus what stands in for NATS and Loggregator.
+
+- ``GET /routes``: gorouter's route table, behind HTTP basic auth like gorouter's status listener
+  (401 ``Unauthorized`` with ``WWW-Authenticate: Basic`` otherwise); ``GET /health``: ``ok``, no
+  auth, as gorouter answers it.
+- ``POST /register``/``/unregister``: the route emitter's router.register/unregister messages,
+  which reach gorouter over NATS (with NATS' own credentials, not the status user's).
+- ``GET /metrics``: the router's metrics as the metrics agent would publish them (gorouter sends
+  them through Loggregator, not its status port); ``GET /ping``.
+"""
 
 from __future__ import annotations
 
@@ -7,40 +15,43 @@ import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from pytest_diego.cluster.component import ComponentHandler
+from pytest_diego.cluster.metrics_agent import CONTENT_TYPE
 from pytest_diego.cluster.router.metrics import RouterMetrics
+from pytest_diego.cluster.router.status import StatusCredentials
 from pytest_diego.cluster.router.table import InvalidRegistration, RouteTable, validate_message
 from pytest_diego.lager import Logger
 
 
 def make_admin_handler(
-    table: RouteTable, metrics: RouterMetrics, logger: Logger
+    table: RouteTable, metrics: RouterMetrics, logger: Logger, credentials: StatusCredentials
 ) -> type[BaseHTTPRequestHandler]:
-    class AdminHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class AdminHandler(ComponentHandler):
         server_version = "pytest-diego-router-admin"
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-        def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+        def _send(self, status: int, body: bytes, content_type: str = "application/json",
+                  headers: dict[str, str] | None = None) -> None:
+            self.reply(status, body, content_type, headers)
 
         def _error(self, status: int, message: str) -> None:
             self._send(status, json.dumps({"error": message}).encode())
 
         def do_GET(self) -> None:
-            if self.path == "/routes":
-                self._send(200, json.dumps(table.snapshot()).encode())
-            elif self.path == "/metrics":
-                self._send(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
-            elif self.path == "/ping":
+            path = self.path.split("?", 1)[0]
+            if path == "/routes":
+                if not credentials.accepts(self.headers.get("Authorization")):
+                    self._send(401, b"401 Unauthorized\n", "text/plain; charset=utf-8",
+                               {"WWW-Authenticate": "Basic"})
+                    return
+                self._send(200, json.dumps(table.snapshot()).encode() + b"\n")
+            elif path == "/health":
+                self._send(200, b"ok\n", "text/plain; charset=utf-8")
+            elif path == "/metrics":
+                self._send(200, metrics.render(), CONTENT_TYPE)
+            elif path == "/ping":
                 self._send(200, b"{}")
             else:
-                self._error(404, f"no route GET {self.path}; try /routes, /metrics or /ping")
+                self._error(404, f"no route GET {self.path}; try /routes, /health, /metrics or /ping")
 
         def do_POST(self) -> None:
             if self.path not in ("/register", "/unregister"):

@@ -1,11 +1,17 @@
-"""The router's Prometheus metrics, named after gorouter's (total_routes, requests, responses by
-status class, bad_gateways), in a registry of its own so tests can build many routers in one process."""
+"""The router's metrics, named after gorouter's (total_routes, requests, responses by status class,
+bad_gateways), in a registry of its own so tests can build many routers in one process, published
+in the metrics agent's format (``cluster/metrics_agent.py``, ``source_id="gorouter"``; labelled
+series get gorouter's dotted names, ``responses.2xx``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from pytest_diego.cluster.metrics_agent import Publisher, registry_points, render
+
+PUBLISHER = Publisher("gorouter", "router-0")
 
 
 class RouterMetrics:
@@ -35,4 +41,4 @@ class RouterMetrics:
         self.responses.labels(status=f"{status // 100}xx").inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return render(PUBLISHER, registry_points(self.registry))

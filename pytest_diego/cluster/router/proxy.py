@@ -14,6 +14,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler
 
+from pytest_diego.cluster.component import ComponentHandler
 from pytest_diego.cluster.router.metrics import RouterMetrics
 from pytest_diego.cluster.router.table import RouteTable
 from pytest_diego.lager import Logger
@@ -106,26 +107,17 @@ def _exchange(
 def make_proxy_handler(
     table: RouteTable, pool: BackendPool, metrics: RouterMetrics, logger: Logger
 ) -> type[BaseHTTPRequestHandler]:
-    class ProxyHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    class ProxyHandler(ComponentHandler):  # no log line per request: it would dominate a probe sweep
         server_version = "pytest-diego-router"
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # per-request logging would dominate the cost of a probe sweep
-
         def _reply(self, status: int, body: bytes, router_error: str | None = None) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            if router_error:
-                self.send_header("X-Cf-Routererror", router_error)
-            self.end_headers()
-            self.wfile.write(body)
-            metrics.observe_response(status)
+            headers = {"X-Cf-Routererror": router_error} if router_error else None
+            metrics.observe_response(status)  # counted before sent: a client that saw it sees it counted
+            self.reply(status, body, "text/plain; charset=utf-8", headers)
 
         def _read_body(self) -> bytes:
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-                chunks = []
+                chunks: list[bytes] = []
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
@@ -164,6 +156,7 @@ def make_proxy_handler(
                     logger.debug("proxy.endpoint-failed", host=host, address=endpoint.address,
                                  error=str(exc))
                     break
+                metrics.observe_response(status)
                 self.send_response(status, reason)
                 for name, value in resp_headers:
                     if name.lower() not in _HOP_BY_HOP and name.lower() not in ("server", "date"):
@@ -172,7 +165,6 @@ def make_proxy_handler(
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
-                metrics.observe_response(status)
                 return
             metrics.bad_gateways.inc()
             self._reply(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 
 class InvalidRegistration(ValueError):
@@ -19,9 +19,10 @@ class InvalidRegistration(ValueError):
 @dataclass
 class Endpoint:
     address: str  # "ip:port"
-    private_instance_id: str
-    private_instance_index: str
-    app: str
+    private_instance_id: str  # the ActualLRP's instance_guid
+    server_cert_domain_san: str
+    protocol: str
+    tls: bool
     tags: dict[str, str]
     availability_zone: str
     updated_at: float = field(default=0.0)
@@ -30,6 +31,16 @@ class Endpoint:
     def host_port(self) -> tuple[str, int]:
         host, _, port = self.address.rpartition(":")
         return host, int(port)
+
+
+class _EndpointFields(TypedDict):
+    """The fields of an ``Endpoint`` every registration refreshes."""
+
+    private_instance_id: str
+    server_cert_domain_san: str
+    protocol: str
+    tls: bool
+    tags: dict[str, str]
 
 
 @dataclass
@@ -75,21 +86,20 @@ class RouteTable:
             for uri in uris:
                 pool = self._pools.setdefault(uri, _Pool())
                 endpoint = pool.endpoints.get(address)
+                fields: _EndpointFields = {
+                    "private_instance_id": str(msg.get("private_instance_id", "")),
+                    "server_cert_domain_san": str(msg.get("server_cert_domain_san", "")),
+                    "protocol": str(msg.get("protocol") or "http1"),
+                    "tls": bool(msg.get("tls_port")),
+                    "tags": {str(k): str(v) for k, v in tags.items()},
+                }
                 if endpoint is None:
-                    endpoint = Endpoint(
-                        address=address,
-                        private_instance_id=str(msg.get("private_instance_id", "")),
-                        private_instance_index=str(msg.get("private_instance_index", "")),
-                        app=str(msg.get("app", "")),
-                        tags={str(k): str(v) for k, v in tags.items()},
-                        availability_zone=str(msg.get("availability_zone", "")),
-                    )
+                    endpoint = Endpoint(address=address, **fields,
+                                        availability_zone=str(msg.get("availability_zone", "")))
                     pool.endpoints[address] = endpoint
                 else:
-                    endpoint.private_instance_id = str(msg.get("private_instance_id", ""))
-                    endpoint.private_instance_index = str(msg.get("private_instance_index", ""))
-                    endpoint.app = str(msg.get("app", ""))
-                    endpoint.tags = {str(k): str(v) for k, v in tags.items()}
+                    for name, value in fields.items():
+                        setattr(endpoint, name, value)
                 endpoint.updated_at = now
 
     def unregister(self, message: Any) -> None:
@@ -133,22 +143,24 @@ class RouteTable:
         with self._lock:
             return sum(len(p.endpoints) for p in self._pools.values())
 
-    def snapshot(self, now: float | None = None) -> dict[str, list[dict[str, Any]]]:
-        """Gorouter's ``GET /routes`` shape: hostname -> endpoints with ttl in whole seconds."""
-        now = time.monotonic() if now is None else now
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """gorouter's ``GET /routes``: route -> endpoints, with gorouter's fields in its order.
+
+        ``ttl`` is the stale threshold in whole seconds, as gorouter reports it (not the time
+        left); ``private_instance_id`` and ``server_cert_domain_san`` are left out when empty, as
+        gorouter's ``omitempty`` does.
+        """
+        ttl = int(self.prune_threshold)
         with self._lock:
-            return {
-                uri: [
-                    {
-                        "address": e.address,
-                        "ttl": max(0, int(e.updated_at + self.prune_threshold - now)),
-                        "tags": dict(e.tags),
-                        "private_instance_id": e.private_instance_id,
-                        "private_instance_index": e.private_instance_index,
-                        "app": e.app,
-                        "availability_zone": e.availability_zone,
-                    }
-                    for e in pool.endpoints.values()
-                ]
-                for uri, pool in sorted(self._pools.items())
-            }
+            return {uri: [_endpoint_json(e, ttl) for e in pool.endpoints.values()]
+                    for uri, pool in sorted(self._pools.items())}
+
+
+def _endpoint_json(e: Endpoint, ttl: int) -> dict[str, Any]:
+    data: dict[str, Any] = {"address": e.address, "availability_zone": e.availability_zone,
+                            "protocol": e.protocol, "tls": e.tls, "ttl": ttl, "tags": dict(e.tags)}
+    if e.private_instance_id:
+        data["private_instance_id"] = e.private_instance_id
+    if e.server_cert_domain_san:
+        data["server_cert_domain_san"] = e.server_cert_domain_san
+    return data
