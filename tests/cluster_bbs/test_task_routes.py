@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from bbs_harness import task_definition
 
@@ -80,16 +82,30 @@ def test_reject_retries_max_retries_times_then_fails(make_bbs, auctioneer):
     with BBSClient(bbs.url) as client:
         client.desire_task("t1", "d", task_definition())
         assert [t["task_guid"] for t in auctioneer.tasks.get(timeout=5)] == ["t1"]
+        assert client.start_task("t1", "cell-0")
         for n in (1, 2, 3):
             client.reject_task("t1", "insufficient resources: memory")
             task = client.task_by_guid("t1")
-            assert (task.state, task.rejection_count) == (models.Task.Pending, n)
-            assert [t["task_guid"] for t in auctioneer.tasks.get(timeout=5)] == ["t1"]  # re-auctioned
+            # Diego's RejectTask: PENDING again, on its cell until placed anew
+            assert (task.state, task.rejection_count, task.cell_id) == (models.Task.Pending, n, "cell-0")
         client.reject_task("t1", "insufficient resources: memory")
         task = client.task_by_guid("t1")
     assert (task.state, task.failed) == (models.Task.Completed, True)
     assert task.failure_reason == "insufficient resources: memory"
+    # nothing re-auctioned at once: convergence kicks a PENDING task after kick_task_duration
     assert auctioneer.tasks.empty()
+
+
+def test_a_rejected_task_is_auctioned_again_by_convergence(make_bbs, auctioneer):
+    bbs = make_bbs(auctioneer_url=auctioneer.url, time_scale=0.005)  # kick after 0.15 s
+    with BBSClient(bbs.url) as client:
+        client.desire_task("t1", "d", task_definition())
+        auctioneer.tasks.get(timeout=5)
+        client.reject_task("t1", "insufficient resources: memory")
+        time.sleep(0.2)
+        assert auctioneer.tasks.empty()
+        bbs.converge()
+    assert [t["task_guid"] for t in auctioneer.tasks.get(timeout=5)] == ["t1"]
 
 
 def test_fail_task_and_list_filters(client):

@@ -135,7 +135,10 @@ def _cancel_on_cell(core: Core, cell_id: str, task_guid: str) -> None:
 
 
 def reject(core: Core, task_guid: str, reason: str) -> None:
-    """Back to PENDING and re-auctioned up to max_retries times, then COMPLETED and failed."""
+    """Back to PENDING up to max_retries times, then COMPLETED and failed. As Diego's RejectTask,
+    no auction is requested and the cell id stays: convergence kicks the PENDING task after
+    kick_task_duration, so a burst of refusals (a duplicate placement of a Task a cell already
+    holds) does not spend every retry within milliseconds."""
     validation.required(task_guid=task_guid)
     session = core.logger.session("reject-task", task_guid=task_guid, rejection_reason=reason)
     state = core.state
@@ -148,13 +151,11 @@ def reject(core: Core, task_guid: str, reason: str) -> None:
         else:
             after = _copy(before)
             after.state = PENDING
-            after.cell_id = ""
             after.rejection_count += 1
             after.rejection_reason = reason
             tx = Tx()
             state.put_task(tx, after)
             _changed(tx, before, after)
-            tx.task_auctions.append(after)
             pending = core.commit(tx)
     core.apply(tx, pending)
     session.info("complete")
