@@ -268,10 +268,12 @@ class RunOwner:
         if self.skip_report:
             self._say(f"pytest-diego: report skipped; render it with: {later}")
             return
-        if self.interrupted:
-            self._say(f"pytest-diego: writing {report} (Ctrl-C to skip it; later: {later})")
         try:
             with self._skippable():
+                if self.skip_report:  # a Ctrl-C that landed just before the step became skippable
+                    raise KeyboardInterrupt
+                if self.interrupted:  # said once Ctrl-C does skip it
+                    self._say(f"pytest-diego: writing {report} (Ctrl-C to skip it; later: {later})")
                 from pytest_diego.report.html import render_report  # matplotlib loads only here
 
                 path = render_report(results, report)

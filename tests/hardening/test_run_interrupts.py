@@ -288,3 +288,40 @@ def test_a_second_ctrl_c_skips_the_report_and_results_json_is_whole(pytester, wh
     assert doc["interrupted"] is True
     held = doc["tests"]["test_held.py::test_held"]
     assert held["metrics"]["Op"]["count"] == 20 and held["verdicts"], held
+
+
+# The second Ctrl-C lands the moment the report step is announced, before rendering begins: a
+# real SIGINT the run sends itself once the "writing" line is out.
+CTRL_C_AS_THE_REPORT_BEGINS = """
+import os
+import signal
+from pytest_diego.pytest_support.owner import RunOwner
+
+_say = RunOwner._say
+
+
+def _say_then_ctrl_c(self, line, **markup):
+    _say(self, line, **markup)
+    if line.startswith("pytest-diego: writing"):
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+RunOwner._say = _say_then_ctrl_c
+"""
+
+
+def test_a_second_ctrl_c_as_the_report_begins_skips_it(pytester):
+    pytester.makepyfile(test_held=SLOW_CLEANUP)
+    pytester.makeconftest(CTRL_C_AS_THE_REPORT_BEGINS)
+    run = WatchedRun(pytester.path)
+    run.wait_for((pytester.path / IN_CLEANUP_WINDOW).exists)
+    sent = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    run.exit_within(sent, 10)
+    output = run.output()
+    assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    run.line_at(WRITING, 0)
+    run.line_at(f"pytest-diego: report skipped (Ctrl-C); {RENDER_LATER}", 0)
+    assert not (pytester.path / "diego-results" / "report.html").exists(), output
+    run.assert_cluster_gone()
+    assert run.results()["interrupted"] is True
