@@ -16,7 +16,7 @@ crashing      2 × 1         128 MB  crashes at a random time in 30–360 s
 
 Crashing apps carry ``MIN_SECONDS_TIL_CRASH=30`` and ``MAX_SECONDS_TIL_CRASH=360`` in their
 environment, as Diego's stress-test app reads them. Disk is 100 MB, as in every cedar manifest.
-Diego's scale rule: N cells run 10·N batches (250·N instances).
+Diego's scale rule: N units of 1.25 cells run 10·N batches (250·N instances, 200 per cell).
 
 fezzik (``docs/diego-facts.md`` §15.1): Tasks of 64 MB memory / 64 MB disk writing their guid to
 ``/tmp/output`` (the result file); one LRP of 64 MB memory / 128 MB disk with ``factor × cells``
@@ -75,7 +75,7 @@ def app_mix_batch(batch: int, prefix: str = "mix", domain: str = DOMAIN) -> list
 
 
 def app_mix(batches: int, prefix: str = "mix", domain: str = DOMAIN) -> list[App]:
-    """``batches`` batches of the mix (Diego's scale rule: 10 batches per cell)."""
+    """``batches`` batches of the mix (Diego's scale rule: 10 batches per 1.25 cells)."""
     return [app for b in range(batches) for app in app_mix_batch(b, prefix, domain)]
 
 

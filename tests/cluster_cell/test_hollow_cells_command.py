@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from pytest_diego.cluster import ClusterConfig, EmbeddedCluster
@@ -37,8 +38,18 @@ def all_running(bbs, process_guid: str, instances: int) -> list | None:
     return running if len(running) == instances else None
 
 
-def test_hollow_cells_join_run_work_and_leave_cleanly(tmp_path: Path):
-    config = ClusterConfig(cells=1, time_scale=SCALE, state_dir=tmp_path / "diego", cell_memory_mb=2048)
+def tls_options(state_dir: Path) -> list[str]:
+    """What an operator passes to join a Diego with TLS: cfdot's client certificate for the BBS
+    and Locket, and the CA that signs the reps' certificates with its key."""
+    tls = json.loads((state_dir / "cluster.json").read_text())["tls"]
+    return ["--ca", tls["ca_file"], "--cert", tls["cert_file"], "--key", tls["key_file"],
+            "--rep-ca", tls["ca_file"], "--rep-ca-key", tls["ca_key_file"]]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "mutual-tls"])
+def test_hollow_cells_join_run_work_and_leave_cleanly(tmp_path: Path, tls: bool):
+    config = ClusterConfig(cells=1, time_scale=SCALE, state_dir=tmp_path / "diego", cell_memory_mb=2048,
+                           tls=tls)
     with EmbeddedCluster.start(config) as diego, diego.client(timeout=10) as bbs:
         command = [
             sys.executable,
@@ -71,6 +82,7 @@ def test_hollow_cells_join_run_work_and_leave_cleanly(tmp_path: Path):
             "2048",
             "--log-dir",
             str(tmp_path / "logs"),
+            *(tls_options(tmp_path / "diego") if tls else []),
         ]
         proc = subprocess.Popen(
             command,
@@ -87,8 +99,9 @@ def test_hollow_cells_join_run_work_and_leave_cleanly(tmp_path: Path):
                 "the hollow cells in the BBS's cells",
             )
             presences = {c.cell_id: c for c in bbs.cells()}
+            scheme = "https" if tls else "http"  # the auctioneer and the BBS call reps with mutual TLS
             assert presences["hollow-1"].zone == "z2" and presences["hollow-1"].rep_url.startswith(
-                "http://127.1.98.2:"
+                f"{scheme}://127.1.98.2:"
             )
 
             bbs.desire_lrp(desired_lrp("joined", domain="hollow", instances=8, memory_mb=64, disk_mb=64))

@@ -325,3 +325,29 @@ def test_a_second_ctrl_c_as_the_report_begins_skips_it(pytester):
     assert not (pytester.path / "diego-results" / "report.html").exists(), output
     run.assert_cluster_gone()
     assert run.results()["interrupted"] is True
+
+
+def test_ctrl_c_during_the_main_jobs_burst_is_said_at_once_and_over_within_seconds(pytester):
+    """The README's main job itself, interrupted mid-scenario: the fast burst on the suites' own
+    settings (a 2-cell cluster, so the burst is 80 Tasks and 80 instances), Ctrl-C once its
+    Tasks are in the BBS."""
+    from pytest_diego.bbs import BBSClient
+
+    suite = Path(__file__).resolve().parents[2] / "perf_suites" / "test_burst.py"
+    run = WatchedRun(pytester.path, str(suite), "--diego-cells", "2",
+                     "--diego-results", str(pytester.path / "diego-results"))
+    cluster_file = run.state_dir / "cluster.json"
+    run.wait_for(cluster_file.exists)
+    with BBSClient(json.loads(cluster_file.read_text())["bbs_url"], timeout=5.0) as bbs:
+        run.wait_for(lambda: bool(bbs.tasks(domain="fezzik")))
+    sent = time.monotonic()
+    run.proc.send_signal(signal.SIGINT)
+    said = run.line_at("pytest-diego: interrupted —", timeout=5) - sent
+    run.exit_within(sent, 10)
+    output = run.output()
+    assert said < 1.0, f"said {said:.1f} s after Ctrl-C, not at once:\n{output}"
+    assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    run.assert_cluster_gone()
+    doc = run.results()
+    assert doc["interrupted"] is True
+    assert "test_burst.py::test_fast_burst" in next(iter(doc["tests"])), doc["tests"].keys()

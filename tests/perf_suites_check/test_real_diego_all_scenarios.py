@@ -1,4 +1,5 @@
-"""All five scenarios run as against a real Diego give a verdict on every SLO from measured values.
+"""Every scenario of the main job (six tests), run as against a real Diego, gives a verdict on
+every SLO from measured values.
 
 The "real Diego" is an embedded cluster started with ``cluster up --detach`` (three cells in three
 zones, its own PostgreSQL server under the BBS) and reached only through the real-Diego options:

@@ -1,13 +1,13 @@
 """The perf suites' thresholds are real bounds: a slowed Diego fails them, a healthy one passes.
 
-The fast-burst scenario runs unchanged (a subprocess ``pytest perf_suites/test_burst.py``)
-against an embedded cluster started with ``python -m pytest_diego cluster up``, reached through
-the real-Diego options (``--diego-bbs-url`` ...), because the plugin has no option for the cells'
-container model. With containers that take 32 s to create, Diego's burst results (most Tasks done
-in under 20 s, all in under 30 s, docs/diego-facts.md §14.3–§14.4) are missed and the run must fail with
-the SLO messages; the same run on instant containers must pass. With the auctioneer frozen
-(SIGSTOP) for a few seconds once the burst has begun, scheduling misses Diego's "all 4000 Tasks
-scheduled in under 5 s" and the run must fail on that bound.
+The fast-burst scenario runs unchanged (a subprocess ``pytest perf_suites/test_burst.py``) against
+an embedded cluster started with ``python -m pytest_diego cluster up``, reached through the
+real-Diego options (``--diego-bbs-url`` ...), so the frozen auctioneer is a process of a cluster
+the run does not own, as on an operator's Diego. With containers that take 32 s to create, Diego's burst
+results (most Tasks done in under 20 s, all in under 30 s, docs/diego-facts.md §14.3–§14.4) are
+missed and the run must fail with the SLO messages; the same run on instant containers must pass.
+With the auctioneer frozen (SIGSTOP) for a few seconds once the burst has begun, scheduling misses
+Diego's "all 4000 Tasks scheduled in under 5 s" and the run must fail on that bound.
 """
 
 from __future__ import annotations

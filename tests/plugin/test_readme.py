@@ -46,3 +46,10 @@ def test_the_two_commands_exist() -> None:
     for command in (".ci/main-job", ".ci/tests"):
         assert command in text
         assert (ROOT / command).stat().st_mode & 0o111, f"{command} is not executable"
+
+
+def test_the_ready_app_in_the_readme_is_the_default_lrp_command() -> None:
+    """Operators copy the one-liner from the README; it must be the command the suites run."""
+    from pytest_diego.workload.commands import READY_APP_COMMAND
+
+    assert f"\n{READY_APP_COMMAND}\n" in README.read_text()
