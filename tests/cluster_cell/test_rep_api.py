@@ -24,7 +24,7 @@ from cell_harness import (
 
 from pytest_diego import rep
 from pytest_diego.bbs import models
-from pytest_diego.cluster.cell.rep import CRASH_REASON, MISSING_TASK_CONTAINER
+from pytest_diego.cluster.cell.rep import CRASH_REASON, MISSING_TASK_CONTAINER, SHUTDOWN_REASON
 from pytest_diego.measure.metric_samples import MetricNames
 from pytest_diego.measure.prometheus_text import exposition_values, parse_exposition
 from tests.support.waits import wait_until
@@ -96,6 +96,19 @@ def test_tasks_run_for_their_duration_then_complete_with_their_guid(cell):
     assert time.monotonic() - started >= 0.3
     assert args == ("t-1", "cell-0", False, "", "t-1")
     wait_until(lambda: available(cell)[2] == 4, 10, "all 4 containers free")
+
+
+def test_a_cell_leaving_for_good_completes_its_running_tasks_as_failed(cell):
+    """What a hollow cell does with its Tasks on Ctrl-C, once its LRPs are evacuated: a started
+    Task is completed failed, so its consumer hears of it now rather than at the next
+    convergence; the containers are released."""
+    cell.bbs.desire_task("long", models.TaskDefinition(environment_variables=[
+        models.EnvironmentVariable(name="TASK_DURATION_SECONDS", value="60")]))
+    post_work(cell, tasks=[task_work("long")])
+    wait_until(lambda: [t.state for t in state(cell).tasks] == ["Running"], 10, "the Task running")
+    cell.call(cell.rep.fail_tasks())
+    assert cell.bbs.called("complete_task") == [("long", "cell-0", True, SHUTDOWN_REASON, "")]
+    assert state(cell).tasks == () and available(cell)[2] == 4
 
 
 def test_a_task_the_bbs_says_not_to_start_releases_its_reservation(cell):

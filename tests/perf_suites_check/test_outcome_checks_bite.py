@@ -4,7 +4,10 @@ Each check is judged with the suite's own SLO markers, on measurements made by t
 recording code from a planted fault: an instance that never runs or never answers through the
 router (``InstanceRunning``, recorded however the wait ends), a lost lifecycle event
 (``TaskTimelineComplete``, ``LRPTimelineComplete``), an instance of the fill that stops running
-(``InstancesMissing``); and the fill is sized by Diego's rule for its stress runs.
+(``InstancesMissing``), a cluster over capacity that hides or misplaces what no longer fits
+(``OverCapacityOutcome``, ``OverCapacityRunning``, ``PlacementErrors``), a database fault that
+never reached the load or a set check with nothing in it (``OutageErrors``,
+``DesiredTasks.Stable``); and the fill is sized by Diego's rule for its stress runs.
 """
 
 from __future__ import annotations
@@ -196,3 +199,98 @@ def test_a_task_that_failed_or_never_completed_fails_task_succeeded(fault):
     assert handed == ({"t0", "t1"} if fault == "never-completed" else {"t0", "t1", "t2"})
     verdicts = judge(measurements, burst.test_fast_burst, "TaskSucceeded")
     assert all(v.passed for v in verdicts) is (fault is None)
+
+
+class Nemesis:
+    def __init__(self) -> None:
+        self.killed: list[str] = []
+
+    def kill_cell(self, cell_id: str) -> None:
+        self.killed.append(cell_id)
+
+
+def placed(guid: str, index: int, cell_id: str) -> models.ActualLRP:
+    lrp = actual(guid, index, "RUNNING", f"{guid}-{index}")
+    lrp.actual_lrp_instance_key.cell_id = cell_id
+    return lrp
+
+
+def unplaced(guid: str, index: int, placement_error: str) -> models.ActualLRP:
+    lrp = actual(guid, index, "UNCLAIMED")
+    lrp.placement_error = placement_error
+    return lrp
+
+
+# Four cells of two slots; cell-0 died in the first kill, so the second kill takes cell-1 and
+# leaves 4 slots for 6 desired instances: 4 must run on cell-2/cell-3, 2 must show Diego's error.
+HEALTHY_OVER_CAPACITY = [placed("a", 0, "cell-2"), placed("a", 1, "cell-3"), placed("b", 0, "cell-2"),
+                         placed("b", 1, "cell-3"), unplaced("c", 0, "insufficient resources: memory"),
+                         unplaced("c", 1, "insufficient resources: memory")]
+
+
+@pytest.mark.parametrize("fault, failing", [
+    (None, set()),
+    ("an instance left UNCLAIMED without a placement error", {"OverCapacityOutcome"}),
+    ("an instance still RUNNING on a killed cell", {"OverCapacityOutcome"}),
+    ("a slot left empty", {"OverCapacityOutcome", "OverCapacityRunning"}),
+    ("no placement error surfaced", {"OverCapacityOutcome", "PlacementErrors"}),
+])
+def test_over_capacity_checks_fail_on_what_diego_must_not_do(fault, failing):
+    cell_failure = suite("test_cell_failure")
+    actuals = list(HEALTHY_OVER_CAPACITY)
+    if fault == "an instance left UNCLAIMED without a placement error":
+        actuals[4] = unplaced("c", 0, "")
+    elif fault == "an instance still RUNNING on a killed cell":
+        actuals[0] = placed("a", 0, "cell-1")
+    elif fault == "a slot left empty":
+        actuals[3] = unplaced("b", 1, "")
+    elif fault == "no placement error surfaced":
+        actuals[4:] = [actual("c", 0, "CLAIMED", "c-0"), actual("c", 1, "CLAIMED", "c-1")]
+    bbs = FakeBBS(actuals, desired={"a": 2, "b": 2, "c": 2})
+    cells = [models.CellPresence(cell_id=f"cell-{i}") for i in range(4)]
+    nemesis, measurements = Nemesis(), Measurements()
+    try:
+        cell_failure.over_capacity(bbs, nemesis, measurements, cells, ["cell-0"], 1, 2, recovery=0.05)
+    except pytest.fail.Exception:
+        assert fault is not None
+    assert nemesis.killed == ["cell-1"]
+    failed = {metric for metric in ("OverCapacityOutcome", "OverCapacityRunning", "PlacementErrors")
+              if not all(v.passed for v in judge(measurements, cell_failure.test_cell_failure, metric))}
+    assert failed == failing
+
+
+class LoadResult:
+    """What the database scenario reads of its desire load's result."""
+
+    def __init__(self, failed: int, unfinished: int = 0) -> None:
+        self.failed, self.unfinished = failed, unfinished
+
+
+@pytest.mark.parametrize("failed", [0, 7])
+def test_a_kill_that_never_reached_the_load_fails_outage_errors(failed):
+    database = suite("test_database_failure")
+    measurements = Measurements()
+    database.count_errors(LoadResult(failed), measurements)
+    verdicts = judge(measurements, database.test_database_node_killed, "OutageErrors")
+    assert all(v.passed for v in verdicts) is (failed > 0)  # 0: the fault missed, nothing was tested
+
+
+@pytest.mark.parametrize("fault, failing", [
+    (None, set()),
+    ("an acknowledged desire lost", {"DesiredTasks.Lost"}),
+    ("nothing acknowledged, so nothing checked", {"DesiredTasks.Stable"}),
+])
+def test_the_desire_set_check_fails_on_a_lost_desire_and_on_an_empty_check(fault, failing):
+    database = suite("test_database_failure")
+    measurements = Measurements()
+    tasks = measurements.set_check("DesiredTasks")
+    acknowledged = [] if fault == "nothing acknowledged, so nothing checked" else ["t0", "t1"]
+    for guid in ("t0", "t1", "t2"):  # t2's desire failed in the outage: never acknowledged
+        tasks.attempt(guid)
+        if guid in acknowledged:
+            tasks.acknowledge(guid)
+    lost = {"t1"} if fault == "an acknowledged desire lost" else set()
+    tasks.read(set(acknowledged) - lost)
+    failed = {metric for metric in ("DesiredTasks.Lost", "DesiredTasks.Stable")
+              if not all(v.passed for v in judge(measurements, database.test_database_node_killed, metric))}
+    assert failed == failing
