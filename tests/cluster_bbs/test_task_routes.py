@@ -77,9 +77,10 @@ def test_cancel_completes_failed(client):
     assert e.value.type == "InvalidStateTransition"
 
 
-def test_reject_retries_max_retries_times_then_fails(make_bbs, auctioneer):
+def test_reject_retries_max_retries_times_then_fails(make_bbs, auctioneer, collect):
     bbs = make_bbs(auctioneer_url=auctioneer.url)
     with BBSClient(bbs.url) as client:
+        events = collect(client.task_events())
         client.desire_task("t1", "d", task_definition())
         assert [t["task_guid"] for t in auctioneer.tasks.get(timeout=5)] == ["t1"]
         assert client.start_task("t1", "cell-0")
@@ -90,9 +91,14 @@ def test_reject_retries_max_retries_times_then_fails(make_bbs, auctioneer):
             assert (task.state, task.rejection_count, task.cell_id) == (models.Task.Pending, n, "cell-0")
         client.reject_task("t1", "insufficient resources: memory")
         task = client.task_by_guid("t1")
-    assert (task.state, task.failed) == (models.Task.Completed, True)
+        last = events.take(6)[-1].message  # created, started, 3 rejections, failed
+    assert (task.state, task.failed, task.rejection_count) == (models.Task.Completed, True, 4)
     assert task.failure_reason == "insufficient resources: memory"
-    # nothing re-auctioned at once: convergence kicks a PENDING task after kick_task_duration
+    # as Diego: the last RejectTask counts the rejection (PENDING), then FailTask fails it from there
+    assert (last.before.state, last.before.rejection_count, last.after.state) == (
+        models.Task.Pending, 4, models.Task.Completed)
+    time.sleep(0.2)  # auction requests are sent from a background thread
+    # nothing re-auctioned at once: the next convergence pass does that
     assert auctioneer.tasks.empty()
 
 

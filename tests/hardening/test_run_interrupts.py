@@ -290,29 +290,38 @@ def test_a_second_ctrl_c_skips_the_report_and_results_json_is_whole(pytester, wh
     assert held["metrics"]["Op"]["count"] == 20 and held["verdicts"], held
 
 
-# The second Ctrl-C lands the moment the report step is announced, before rendering begins: a
-# real SIGINT the run sends itself once the "writing" line is out.
+# The second Ctrl-C lands as the report step begins: a real SIGINT the run sends itself, either
+# as the step is entered (before it can be cut short: the step must still see it) or once its
+# "writing" line is out.
 CTRL_C_AS_THE_REPORT_BEGINS = """
 import os
 import signal
 from pytest_diego.pytest_support.owner import RunOwner
 
-_say = RunOwner._say
+WHEN = {when!r}
+_say, _skippable = RunOwner._say, RunOwner._skippable
 
 
 def _say_then_ctrl_c(self, line, **markup):
     _say(self, line, **markup)
-    if line.startswith("pytest-diego: writing"):
+    if WHEN == "line" and line.startswith("pytest-diego: writing"):
         os.kill(os.getpid(), signal.SIGINT)
 
 
-RunOwner._say = _say_then_ctrl_c
+def _ctrl_c_then_skippable(self):
+    if WHEN == "entry":
+        os.kill(os.getpid(), signal.SIGINT)
+    return _skippable(self)
+
+
+RunOwner._say, RunOwner._skippable = _say_then_ctrl_c, _ctrl_c_then_skippable
 """
 
 
-def test_a_second_ctrl_c_as_the_report_begins_skips_it(pytester):
+@pytest.mark.parametrize("when", ["entry", "line"], ids=["as-the-step-is-entered", "as-its-line-is-written"])
+def test_a_second_ctrl_c_as_the_report_begins_skips_it(pytester, when):
     pytester.makepyfile(test_held=SLOW_CLEANUP)
-    pytester.makeconftest(CTRL_C_AS_THE_REPORT_BEGINS)
+    pytester.makeconftest(CTRL_C_AS_THE_REPORT_BEGINS.format(when=when))
     run = WatchedRun(pytester.path)
     run.wait_for((pytester.path / IN_CLEANUP_WINDOW).exists)
     sent = time.monotonic()
@@ -320,9 +329,10 @@ def test_a_second_ctrl_c_as_the_report_begins_skips_it(pytester):
     run.exit_within(sent, 10)
     output = run.output()
     assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, output
-    run.line_at(WRITING, 0)
+    assert (WRITING in output) is (when == "line"), output
     run.line_at(f"pytest-diego: report skipped (Ctrl-C); {RENDER_LATER}", 0)
     assert not (pytester.path / "diego-results" / "report.html").exists(), output
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
     run.assert_cluster_gone()
     assert run.results()["interrupted"] is True
 
@@ -336,18 +346,25 @@ def test_ctrl_c_during_the_main_jobs_burst_is_said_at_once_and_over_within_secon
     suite = Path(__file__).resolve().parents[2] / "perf_suites" / "test_burst.py"
     run = WatchedRun(pytester.path, str(suite), "--diego-cells", "2",
                      "--diego-results", str(pytester.path / "diego-results"))
-    cluster_file = run.state_dir / "cluster.json"
-    run.wait_for(cluster_file.exists)
-    with BBSClient(json.loads(cluster_file.read_text())["bbs_url"], timeout=5.0) as bbs:
-        run.wait_for(lambda: bool(bbs.tasks(domain="fezzik")))
-    sent = time.monotonic()
-    run.proc.send_signal(signal.SIGINT)
-    said = run.line_at("pytest-diego: interrupted —", timeout=5) - sent
-    run.exit_within(sent, 10)
+    try:
+        cluster_file = run.state_dir / "cluster.json"
+        run.wait_for(cluster_file.exists)
+        with BBSClient(json.loads(cluster_file.read_text())["bbs_url"], timeout=5.0) as bbs:
+            run.wait_for(lambda: bool(bbs.tasks(domain="fezzik")))
+        sent = time.monotonic()
+        run.proc.send_signal(signal.SIGINT)
+        said = run.line_at("pytest-diego: interrupted —", timeout=5) - sent
+        run.exit_within(sent, 10)
+    finally:
+        if run.proc.poll() is None:  # a failed wait above: the run and its cluster go too
+            run.proc.kill()
+            run.proc.wait()
     output = run.output()
     assert said < 1.0, f"said {said:.1f} s after Ctrl-C, not at once:\n{output}"
     assert run.proc.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
     run.assert_cluster_gone()
     doc = run.results()
     assert doc["interrupted"] is True
-    assert "test_burst.py::test_fast_burst" in next(iter(doc["tests"])), doc["tests"].keys()
+    nodeids = list(doc["tests"])
+    assert len(nodeids) == 1 and nodeids[0].endswith("test_burst.py::test_fast_burst"), nodeids

@@ -6,7 +6,12 @@ CRASHED instances whose backoff expired; re-auction UNCLAIMED rows older than 30
 instances on cells without presence SUSPECT and auction a replacement (the suspect is removed
 when the replacement starts; if the cell comes back first, the replacement goes instead).
 Tasks: re-auction PENDING after the kick duration, fail expired PENDING, fail RUNNING on lost
-cells, re-run callbacks, demote stuck RESOLVING, delete old COMPLETED tasks.
+cells, re-run callbacks, demote stuck RESOLVING, delete old COMPLETED tasks. Diego's BBS has
+re-auctioned every unexpired PENDING Task on each pass since 2018 (``task_convergence.go``
+``getTaskStartRequestsForKickablePendingTasks``); here a PENDING Task waits the kick duration
+first, as Diego's documentation still says, because at a scaled interval (3 s at time scale
+0.1) with auctions in real time, re-auctioning every Task whose placement is in flight would
+place Tasks twice ten times as often as Diego's 30 s pass does.
 
 The present cells are Locket's presences, read once per run before both passes (Diego's
 ``serviceClient.Cells``). When Locket cannot be reached the run is skipped, as Diego's

@@ -135,10 +135,11 @@ def _cancel_on_cell(core: Core, cell_id: str, task_guid: str) -> None:
 
 
 def reject(core: Core, task_guid: str, reason: str) -> None:
-    """Back to PENDING up to max_retries times, then COMPLETED and failed. As Diego's RejectTask,
-    no auction is requested and the cell id stays: convergence kicks the PENDING task after
-    kick_task_duration, so a burst of refusals (a duplicate placement of a Task a cell already
-    holds) does not spend every retry within milliseconds."""
+    """Back to PENDING (count up) and, once max_retries rejections were counted, COMPLETED and
+    failed from there. As Diego's RejectTask, no auction is requested and the cell id stays: the
+    next convergence pass auctions the PENDING Task again (convergence.py), so a burst of refusals
+    (a duplicate placement of a Task a cell already holds) does not spend every retry within
+    milliseconds."""
     validation.required(task_guid=task_guid)
     session = core.logger.session("reject-task", task_guid=task_guid, rejection_reason=reason)
     state = core.state
@@ -146,16 +147,16 @@ def reject(core: Core, task_guid: str, reason: str) -> None:
         before = _get(core, task_guid)
         if before.state not in (PENDING, RUNNING):
             raise task_transition(state_name(before.state), "Pending")
-        if before.rejection_count >= core.max_task_retries:
-            tx, pending = _complete(core, before, True, reason, "", rejection=True)
+        rejected = _copy(before)
+        rejected.state = PENDING
+        rejected.rejection_count += 1
+        rejected.rejection_reason = reason
+        if before.rejection_count >= core.max_task_retries:  # Diego then fails it from PENDING
+            tx, pending = _complete(core, rejected, True, reason, "")
         else:
-            after = _copy(before)
-            after.state = PENDING
-            after.rejection_count += 1
-            after.rejection_reason = reason
             tx = Tx()
-            state.put_task(tx, after)
-            _changed(tx, before, after)
+            state.put_task(tx, rejected)
+            _changed(tx, before, rejected)
             pending = core.commit(tx)
     core.apply(tx, pending)
     session.info("complete")
@@ -186,8 +187,7 @@ def delete(core: Core, task_guid: str) -> None:
     core.logger.info("resolved-task", task_guid=task_guid)
 
 
-def _complete(core: Core, before: models.Task, failed: bool, reason: str, result: str,
-              rejection: bool = False):
+def _complete(core: Core, before: models.Task, failed: bool, reason: str, result: str):
     """Move ``before`` to COMPLETED (call with the lock held); returns (tx, pending)."""
     after = _copy(before)
     after.state = COMPLETED
@@ -196,9 +196,6 @@ def _complete(core: Core, before: models.Task, failed: bool, reason: str, result
     after.failure_reason = reason if failed else ""
     after.result = result
     after.first_completed_at = after.updated_at
-    if rejection:
-        after.rejection_count += 1
-        after.rejection_reason = reason
     tx = Tx()
     core.state.put_task(tx, after)
     _changed(tx, before, after)
