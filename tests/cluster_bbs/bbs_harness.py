@@ -65,10 +65,12 @@ class CellsInLocket:
         self.address = self.server.address
         self.client = LocketClient(self.address)
 
-    def register(self, cell: models.CellPresence) -> None:
-        """Register or refresh ``cell``'s presence, as its rep does every 5 s."""
+    def register(self, cell: models.CellPresence,
+                 ttl_in_seconds: int = locket_models.DEFAULT_SESSION_TTL) -> None:
+        """Register or refresh ``cell``'s presence, as its rep does every 5 s (a shorter TTL makes
+        a cell that is lost soon)."""
         self.client.lock(cell.cell_id, f"rep-{cell.cell_id}", value=marshal_cell_presence(cell),
-                         type_code=locket_models.PRESENCE, ttl_in_seconds=locket_models.DEFAULT_SESSION_TTL)
+                         type_code=locket_models.PRESENCE, ttl_in_seconds=ttl_in_seconds)
 
     def stop(self) -> None:
         self.client.close()

@@ -34,17 +34,17 @@ def test_domains_expire_with_their_ttl(client):
 
 
 def test_cells_lists_only_unexpired_presences(make_bbs, make_locket):
-    locket = make_locket(time_scale=0.02)  # presence ttl 0.3 s
-    bbs = make_bbs(time_scale=0.02, locket_address=locket.address)
+    locket = make_locket(time_scale=0.1)  # the BBS's lock lasts 1.5 s; a presence 3 s x 0.1
+    bbs = make_bbs(locket_address=locket.address, intervals={"lock_retry_interval": 0.5})
     with BBSClient(bbs.url) as client:
-        locket.register(presence("cell-0"))
-        locket.register(presence("cell-1"))
+        locket.register(presence("cell-0"), ttl_in_seconds=3)
+        locket.register(presence("cell-1"), ttl_in_seconds=3)
         cells = {c.cell_id: c for c in client.cells()}
         assert set(cells) == {"cell-0", "cell-1"}
         assert cells["cell-0"].rep_url.endswith("/cell-0")
         deadline = time.monotonic() + 0.6
         while time.monotonic() < deadline:  # cell-1 keeps refreshing, cell-0 goes quiet
-            locket.register(presence("cell-1"))
+            locket.register(presence("cell-1"), ttl_in_seconds=3)
             time.sleep(0.05)
         assert [c.cell_id for c in client.cells()] == ["cell-1"]
 

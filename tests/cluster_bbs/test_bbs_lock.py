@@ -14,10 +14,14 @@ from bbs_harness import CellsInLocket, by_index, desired_lrp, instance_key, lrp_
 from pytest_diego.bbs import models
 from pytest_diego.bbs.client import BBSClient
 from pytest_diego.bbs.errors import BBSConnectionError, BBSError
-from pytest_diego.cluster.bbs.config import ConfigError
+from pytest_diego.cluster.bbs.config import BBSConfig, ConfigError
 from pytest_diego.measure.prometheus_text import exposition_values
 
 SCALE = 0.01  # lock retry 0.05 s; Lockets at this scale: lock and presence TTL 0.15 s
+# A BBS that must keep its lock throughout a test: a 1.5 s lock refreshed every 0.2 s, each refresh
+# given as long to answer, so a thread stalled on a busy machine does not cost it the lock
+HELD = {"time_scale": SCALE, "intervals": {"lock_retry_interval": 0.2}}
+HELD_LOCKET_SCALE = 0.1
 
 
 def _metrics(bbs, *names: str) -> dict[str, float]:
@@ -33,20 +37,20 @@ def _refused(url: str) -> bool:
 
 
 def test_the_bbs_holds_its_lock_under_its_owner_and_says_so(make_bbs, make_locket):
-    locket = make_locket(SCALE)
-    bbs = make_bbs(time_scale=SCALE, locket_address=locket.address, lock_owner="bbs-0-uuid")
+    locket = make_locket(HELD_LOCKET_SCALE)
+    bbs = make_bbs(**HELD, locket_address=locket.address, lock_owner="bbs-0-uuid")
     held = locket.client.fetch("bbs")
     assert (held.owner, held.type) == ("bbs-0-uuid", "lock")
     assert _metrics(bbs, "LockHeld", "BBSMasterElected") == {"LockHeld": 1, "BBSMasterElected": 1}
 
 
 def test_only_the_holder_serves_and_the_next_takes_over_when_it_stops(make_bbs, make_locket):
-    locket = make_locket(SCALE)
-    first = make_bbs(time_scale=SCALE, locket_address=locket.address, lock_owner="first")
+    locket = make_locket(HELD_LOCKET_SCALE)
+    first = make_bbs(**HELD, locket_address=locket.address, lock_owner="first")
     with pytest.raises(ConfigError, match="did not get the 'bbs' lock"):
-        make_bbs(time_scale=SCALE, locket_address=locket.address, lock_owner="second", start_wait=0.5)
-    second = make_bbs(time_scale=SCALE, locket_address=locket.address, lock_owner="second", start_wait=None)
-    time.sleep(0.3)  # several of its retries
+        make_bbs(**HELD, locket_address=locket.address, lock_owner="second", start_wait=0.5)
+    second = make_bbs(**HELD, locket_address=locket.address, lock_owner="second", start_wait=None)
+    time.sleep(0.7)  # several of its retries
     assert not second.serving.is_set()
     assert _metrics(second, "LockHeld") == {"LockHeld": 0}
     first.stop()  # releases the lock, as Diego's BBS does when signalled
@@ -104,3 +108,12 @@ def test_without_locket_cells_is_an_error_and_convergence_waits(make_bbs, auctio
         assert [c.cell_id for c in client.cells()] == ["cell-0"]
     finally:
         back.stop()
+
+
+def test_an_interval_can_be_set_apart_from_the_time_scale_and_a_bad_one_is_named(tmp_path):
+    config = BBSConfig(state_dir=tmp_path, time_scale=SCALE, intervals={"lock_retry_interval": 0.2})
+    assert (config.timing.lock_retry_interval, config.timing.convergence_interval) == (0.2, 30 * SCALE)
+    with pytest.raises(ConfigError, match="intervals: unknown Diego interval 'lock_retry'"):
+        BBSConfig(state_dir=tmp_path, intervals={"lock_retry": 0.2})
+    with pytest.raises(ConfigError, match="--time-scale: time scale must be > 0"):
+        BBSConfig(state_dir=tmp_path, time_scale=0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_diego.cluster.timing import Timing
@@ -28,6 +28,9 @@ class BBSConfig:
     allow_non_loopback: bool = False
     convergence_interval: float | None = None
     """Seconds between convergence runs; default Diego's 30 s x time_scale."""
+    intervals: dict[str, float] = field(default_factory=dict)
+    """Diego's intervals set apart from the time scale (``timing.INTERVALS`` name -> seconds), as
+    a bbs job sets each of its properties."""
     max_task_retries: int = 3
     locket_address: str | None = None
     """Diego's ``locket_address`` (host:port): cells are read from it and the ``bbs`` lock held in
@@ -66,9 +69,10 @@ class BBSConfig:
     @property
     def timing(self) -> Timing:
         try:
-            return Timing(self.time_scale)
+            return Timing.of(self.time_scale, self.intervals)
         except ValueError as e:
-            raise ConfigError(f"--time-scale: {e}") from e
+            setting = "--time-scale" if not self.time_scale > 0 else "intervals"
+            raise ConfigError(f"{setting}: {e}") from e
 
     @property
     def tls(self) -> bool:
