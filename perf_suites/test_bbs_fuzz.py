@@ -225,28 +225,11 @@ def update(fuzz: Fuzz, change: models.DesiredLRPUpdate) -> None:
     stored = read_lrp(fuzz, guid)
     if stored is None:
         return
-    expected = updated(before, change)
+    expected = strategies.updated_desired_lrp(before, change)
     for message in (stored, expected):
         message.ClearField("modification_tag")
     fuzz.kept(None if as_bytes(stored) == as_bytes(expected) else "UpdateDesireLRP changed what it was not "
               "asked to, or not what it was", guid)
-
-
-def updated(lrp: models.DesiredLRP, change: models.DesiredLRPUpdate) -> models.DesiredLRP:
-    """What Diego's UpdateDesiredLRP makes of ``lrp``: the fields the update sets, nothing else."""
-    after = models.DesiredLRP()
-    after.CopyFrom(lrp)
-    if change.HasField("instances"):
-        after.instances = change.instances
-    if change.HasField("routes"):
-        after.routes.CopyFrom(change.routes)
-    if change.HasField("annotation"):
-        after.annotation = change.annotation
-    if change.metric_tags:
-        after.ClearField("metric_tags")
-        for key, value in change.metric_tags.items():
-            after.metric_tags[key].CopyFrom(value)
-    return after
 
 
 def invalid_lrp(fuzz: Fuzz, invalid: strategies.Invalid) -> None:

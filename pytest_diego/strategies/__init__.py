@@ -5,7 +5,8 @@ Each is a function returning a strategy, like ``hypothesis.strategies``:
 - **Valid** (``strategies.valid``): what a BBS must accept by Diego's validation
   (``bbs:models/*.go`` ``Validate()``, stricter than the embedded BBS's in places):
   ``desired_lrps()``, ``task_definitions()``, ``desire_task_requests()``,
-  ``desired_lrp_updates()``, ``actions()`` (run, download, upload, timeout, try, emit-progress,
+  ``desired_lrp_updates()`` (``updated_desired_lrp(lrp, update)`` is what Diego makes of one),
+  ``actions()`` (run, download, upload, timeout, try, emit-progress,
   serial, parallel, codependent), ``cf_routes()`` (``cf-router`` routes JSON in
   ``DesiredLRP.routes``), ``metric_tags()``, ``egress_rules()``. Strings are printable and routes
   JSON is compact ASCII, so a real BBS stores and returns them byte for byte.
@@ -66,6 +67,7 @@ from pytest_diego.strategies.valid import (
     metric_tags,
     task_definitions,
     text,
+    updated_desired_lrp,
 )
 from pytest_diego.strategies.wire import (
     any_actions,
@@ -106,5 +108,6 @@ __all__ = [
     "metric_tags",
     "task_definitions",
     "text",
+    "updated_desired_lrp",
     "valid_examples",
 ]

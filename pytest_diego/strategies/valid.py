@@ -303,3 +303,22 @@ def desired_lrp_updates(draw: st.DrawFn, instances: Strategy[int] | None = None)
         for key, value in draw(metric_tags()).items():
             update.metric_tags[key].CopyFrom(value)
     return update
+
+
+def updated_desired_lrp(lrp: models.DesiredLRP, change: models.DesiredLRPUpdate) -> models.DesiredLRP:
+    """What Diego's UpdateDesiredLRP makes of ``lrp`` for an update ``desired_lrp_updates()``
+    draws: the fields the update sets, nothing else (the oracle to read a BBS's answer against;
+    ``modification_tag`` aside, which the BBS moves on)."""
+    after = models.DesiredLRP()
+    after.CopyFrom(lrp)
+    if change.HasField("instances"):
+        after.instances = change.instances
+    if change.HasField("routes"):
+        after.routes.CopyFrom(change.routes)
+    if change.HasField("annotation"):
+        after.annotation = change.annotation
+    if change.metric_tags:
+        after.ClearField("metric_tags")
+        for key, value in change.metric_tags.items():
+            after.metric_tags[key].CopyFrom(value)
+    return after

@@ -87,20 +87,8 @@ def test_valid_updates_are_accepted_and_change_only_what_they_set(client, lrp, u
     try:
         client.update_desired_lrp(lrp.process_guid, update)
         stored = client.desired_lrp_by_process_guid(lrp.process_guid)
-        expected = models.DesiredLRP()
-        expected.CopyFrom(lrp)
-        if update.HasField("instances"):
-            expected.instances = update.instances
-        if update.HasField("routes"):
-            expected.routes.CopyFrom(update.routes)
-        if update.HasField("annotation"):
-            expected.annotation = update.annotation
-        if update.metric_tags:
-            expected.ClearField("metric_tags")
-            for key, value in update.metric_tags.items():
-                expected.metric_tags[key].CopyFrom(value)
         stored.ClearField("modification_tag")
-        assert bytes_of(stored) == bytes_of(expected)
+        assert bytes_of(stored) == bytes_of(strategies.updated_desired_lrp(lrp, update))
     finally:
         client.remove_desired_lrp(lrp.process_guid)
 
