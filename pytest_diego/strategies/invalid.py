@@ -12,6 +12,7 @@ from google.protobuf.message import Message
 from hypothesis import strategies as st
 
 from pytest_diego.bbs import models
+from pytest_diego.bbs.wire import varint
 from pytest_diego.strategies.valid import (
     Strategy,
     desire_task_requests,
@@ -152,16 +153,6 @@ def _invalid_desired_lrp_updates(draw: st.DrawFn, fields: Strategy[str]) -> Inva
 
 
 # -- malformed bytes -----------------------------------------------------------------------------------
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
 @st.composite
 def malformed_protobuf(draw: st.DrawFn, valid: Strategy[bytes] | None = None) -> bytes:
     """Bytes no protobuf decoder reads, whatever the message type: a prefix of whole, well-formed
@@ -172,13 +163,13 @@ def malformed_protobuf(draw: st.DrawFn, valid: Strategy[bytes] | None = None) ->
     kind = draw(st.sampled_from(["truncated", "field zero", "wire type", "long varint"]))
     if kind == "truncated":
         tail = draw(st.binary(max_size=16))
-        broken = _varint(field << 3 | 2) + _varint(len(tail) + draw(st.integers(1, 2**20))) + tail
+        broken = varint(field << 3 | 2) + varint(len(tail) + draw(st.integers(1, 2**20))) + tail
     elif kind == "field zero":
         broken = bytes([draw(st.sampled_from([0, 1, 2, 5]))]) + draw(st.binary(max_size=8))
     elif kind == "wire type":
-        broken = _varint(field << 3 | draw(st.sampled_from([6, 7]))) + draw(st.binary(max_size=8))
+        broken = varint(field << 3 | draw(st.sampled_from([6, 7]))) + draw(st.binary(max_size=8))
     else:
-        broken = _varint(field << 3 | 0) + b"\xff" * 10 + b"\x01"
+        broken = varint(field << 3 | 0) + b"\xff" * 10 + b"\x01"
     return prefix + broken
 
 

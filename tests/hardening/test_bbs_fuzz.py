@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_diego.bbs import BBSClient, models
+from pytest_diego.bbs.wire import varint
 from pytest_diego.cluster.bbs import BBSConfig, BBSServer
 from pytest_diego.cluster.bbs.api import Route
 from pytest_diego.cluster.bbs.httpserver import MAX_BODY
@@ -168,11 +169,11 @@ def test_huge_fields(fuzzed, index, size, where):
     path = pick(fuzzed, index)
     example = fuzzed.examples[path][-1]
     if where == "string":  # field 1 as a huge length-delimited value, then the valid message
-        body = b"\x0a" + _varint(size) + b"x" * size + example
+        body = b"\x0a" + varint(size) + b"x" * size + example
     elif where == "repeated":  # a valid message repeated until it is huge
         body = example * max(size // max(len(example), 1), 1)
     else:  # a length prefix claiming more bytes than the body has
-        body = b"\x0a" + _varint(size * 100) + example
+        body = b"\x0a" + varint(size * 100) + example
     send(fuzzed, path, body, "huge field")
 
 
@@ -240,16 +241,6 @@ def test_store_intact_and_server_up_after_fuzzing(fuzzed, figures):
                    **{f"tried[{k}]": v for k, v in TRIED.items()},
                    **{f"answer[{k}]": v for k, v in OUTCOMES.most_common(8)})
     assert total >= 6 * EXAMPLES, TRIED
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def _framing(port: int, path: str, headers: dict[str, str], body: bytes) -> RawResponse | None:
